@@ -1,0 +1,1 @@
+"""One module per ``aigenbench`` subcommand; each has ``main(argv, command) -> int``."""

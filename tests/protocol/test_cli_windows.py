@@ -1,0 +1,88 @@
+"""``aigenbench windows`` and the CLI's handling of bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.protocol.test_timeline_windows import V1_WINDOWS
+
+
+def test_windows_prints_the_nine_windows(run_cli):
+    result = run_cli("windows")
+    assert result.exit_code == 0
+    assert "36 generators, 9 windows" in result.out
+    blocks = result.out.split("\nwindow ")[1:]
+    assert len(blocks) == 9
+    for block, expected in zip(blocks, V1_WINDOWS, strict=True):
+        names = [line.split("  ", 2)[-1].strip() for line in block.splitlines()[1:] if line]
+        assert names == expected
+
+
+def test_windows_json_schema(run_cli):
+    result = run_cli("windows", "--json")
+    data = json.loads(result.out)
+    assert list(data) == ["windows"]
+    assert [[entry["generator"] for entry in window] for window in data["windows"]] == V1_WINDOWS
+    assert data["windows"][0][0] == {"generator": "CycleGAN", "release_date": "2017-03-30"}
+
+
+def test_windows_with_a_user_timeline_and_per_window(run_cli, tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("generator,release_date\nOld,2019-01-01\nNew,2021-01-01\nTwin,2021-01-01\n")
+    result = run_cli("windows", "--timeline", path, "--per-window", "1", "--json")
+    windows = json.loads(result.out)["windows"]
+    assert [[e["generator"] for e in w] for w in windows] == [["Old"], ["New", "Twin"]]
+
+
+def test_export_timeline_writes_an_editable_csv(run_cli, tmp_path):
+    out = tmp_path / "mine.csv"
+    assert run_cli("windows", "--export-timeline", out).exit_code == 0
+    assert out.read_text().splitlines()[:2] == ["generator,release_date", "CycleGAN,2017-03-30"]
+    assert run_cli("windows", "--timeline", out, "--json").exit_code == 0
+
+
+def test_per_window_zero_is_a_clear_error_exit_2(run_cli):
+    result = run_cli("windows", "--per-window", "0")
+    assert result.exit_code == 2
+    assert "--per-window: must be at least 1" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_bad_timeline_csv_names_the_file_and_line(run_cli, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("A,2020-01-01\nB,01/02/2020\n")
+    result = run_cli("windows", "--timeline", path)
+    assert result.exit_code == 2
+    assert f"{path}:2: bad release date '01/02/2020'" in result.err
+
+
+def test_unknown_command_suggests_close_ones(run_cli):
+    result = run_cli("window")
+    assert result.exit_code == 2
+    assert "windows" in result.err
+
+
+def test_console_script_runs_and_exits_2_without_traceback(tmp_path):
+    bad = tmp_path / "dup.csv"
+    bad.write_text("A,2020-01-01\nA,2020-01-02\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "aigenbench.cli", "windows", "--timeline", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "duplicate generator 'A'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_protocol_imports_without_torch():
+    code = (
+        "import sys, aigenbench.protocol, aigenbench.cli; "
+        "from aigenbench.cli import main; main(['windows', '--json']); "
+        "assert 'torch' not in sys.modules, 'protocol pulled in torch'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
