@@ -1,0 +1,274 @@
+"""``aigenbench evaluate``: the protocol's metrics of an experiment, per window and averaged."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from aigenbench.commands._args import command_parser
+from aigenbench.evaluation.binary import METRIC_KEYS
+from aigenbench.evaluation.experiment import (
+    evaluate_experiment,
+    write_summary,
+    write_window_metrics,
+)
+from aigenbench.evaluation.metrics import SUBSETS, EvaluationOptions, RunEvaluation
+
+DESCRIPTION = """\
+Metrics of an experiment's predictions: after each training step k, AUROC and friends on
+  next     window k+1 (not defined at the last step; --official-last-next: the official rule)
+  past     windows 0..k-1 (not defined at k=0)
+  growing  windows 0..k
+  whole    windows 0..k+1
+  all      every window
+each with the fakes of those windows' generators and the reals paired with them.
+RUN_DIR is runs/<experiment-id> or an official experiment folder (window_<k>/ inside)."""
+
+COLUMN_TITLES = {
+    "auroc": "AUROC",
+    "ap": "AP",
+    "accuracy": "Acc",
+    "balanced_accuracy": "BalAcc",
+    "precision": "Prec",
+    "recall": "Rec",
+    "f1": "F1",
+    "tnr": "TNR",
+    "eer": "EER",
+    "best_f1_threshold": "best-F1 thr",
+}
+NOT_DEFINED = "—"
+
+
+def threshold_value(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def _percent(value: float | None) -> str:
+    return NOT_DEFINED if value is None else f"{100 * value:.2f}"
+
+
+def _cell(key: str, value: float | int | None) -> str:
+    if value is None:
+        return NOT_DEFINED
+    if key in ("n_real", "n_fake"):
+        return (
+            f"{value:.0f}"
+            if isinstance(value, int) or float(value).is_integer()
+            else f"{value:.1f}"
+        )
+    if key == "best_f1_threshold":
+        return f"{value:.3f}"
+    return _percent(float(value))
+
+
+def _console() -> Console:
+    # Not a terminal (a pipe, a file, a test): wide enough for the widest table.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 150)
+
+
+def _table(title: str) -> Table:
+    # Never narrower than its title, so the title stays on one line.
+    return Table(title=title, title_justify="left", min_width=len(title) + 2)
+
+
+def _auroc_table(evaluation: RunEvaluation) -> Table:
+    table = _table("AUROC (%) after each training step")
+    table.add_column("step", justify="right")
+    for name in SUBSETS:
+        table.add_column(name.capitalize(), justify="right")
+    table.add_column("images", justify="right")
+    for window in evaluation.windows:
+        row = [str(window.window)]
+        row += [_percent(window.subsets[name].auroc) for name in SUBSETS]
+        flag = "" if window.n_invalid == 0 else f" ({window.n_invalid} unreadable)"
+        table.add_row(*row, f"{window.n_images}{flag}")
+    table.add_section()
+    averages = evaluation.averages
+    table.add_row(
+        "average",
+        *[_percent(averages[name]["auroc"]) for name in SUBSETS],
+        "",
+        style="bold",
+    )
+    return table
+
+
+def _subset_table(evaluation: RunEvaluation, subset: str) -> Table:
+    table = _table(f"'{subset}' after each training step (%)")
+    table.add_column("step", justify="right")
+    keys = (*METRIC_KEYS, "n_real", "n_fake")
+    for key in keys:
+        table.add_column(COLUMN_TITLES.get(key, key), justify="right")
+    for window in evaluation.windows:
+        metrics = window.subsets[subset].to_dict()
+        table.add_row(str(window.window), *[_cell(key, metrics[key]) for key in keys])
+    table.add_section()
+    average = evaluation.averages[subset]
+    table.add_row("average", *[_cell(key, average[key]) for key in keys], style="bold")
+    return table
+
+
+def _matrix_table(evaluation: RunEvaluation) -> Table:
+    table = _table("AUROC (%) after step k (rows) on window j (columns)")
+    table.add_column("k \\ j", justify="right")
+    for column in range(evaluation.n_windows):
+        table.add_column(str(column), justify="right")
+    for window in evaluation.windows:
+        cells = []
+        for column, value in enumerate(window.matrix_row):
+            text = _percent(value)
+            cells.append(f"[bold]{text}[/bold]" if column == window.window else text)
+        table.add_row(str(window.window), *cells)
+    return table
+
+
+def _generator_table(evaluation: RunEvaluation) -> Table:
+    table = _table("AUROC (%) per generator (its fakes + paired reals)")
+    table.add_column("window", justify="right")
+    table.add_column("generator")
+    for window in evaluation.windows:
+        table.add_column(f"k={window.window}", justify="right")
+    for index, names in enumerate(evaluation.timeline):
+        for name in names:
+            values = [_percent(w.per_generator[name].auroc) for w in evaluation.windows]
+            table.add_row(str(index), name, *values)
+    return table
+
+
+def _transfer_lines(evaluation: RunEvaluation) -> list[str]:
+    transfer = evaluation.transfer
+    if transfer is None or transfer.final_step is None:
+        return []
+
+    def signed(value: float | None) -> str:
+        return NOT_DEFINED if value is None else f"{100 * value:+.2f}"
+
+    return [
+        f"final average AUROC over all windows (step {transfer.final_step}): "
+        f"{_percent(transfer.final_average)}",
+        f"backward transfer {signed(transfer.backward_transfer)}, forgetting "
+        f"{signed(transfer.forgetting)}, forward transfer (vs. chance 50) "
+        f"{signed(transfer.forward_transfer)}  (points of AUROC)",
+    ]
+
+
+def print_tables(
+    evaluation: RunEvaluation, run_dir: str, stage: str, subset: str | None, per_generator: bool
+) -> None:
+    console = _console()
+    steps = len(evaluation.windows)
+    console.print(
+        f"experiment {run_dir}: {steps} of {evaluation.n_windows} windows evaluated, "
+        f"stage {stage}, threshold {evaluation.options.threshold}"
+        + (
+            ""
+            if evaluation.options.use_pairing
+            else ", reals NOT paired (every real in every subset)"
+        ),
+        markup=False,
+    )
+    console.print(_subset_table(evaluation, subset) if subset else _auroc_table(evaluation))
+    if subset is None:
+        console.print(_matrix_table(evaluation))
+    if per_generator:
+        console.print(_generator_table(evaluation))
+    for line in _transfer_lines(evaluation):
+        console.print(line)
+    headline = evaluation.averages
+    console.print(
+        f"[bold]AUROC averaged over time: Next {_percent(headline['next']['auroc'])}, "
+        f"Past {_percent(headline['past']['auroc'])}, Growing "
+        f"{_percent(headline['growing']['auroc'])}, Whole {_percent(headline['whole']['auroc'])}"
+        "[/bold]"
+    )
+    for note in evaluation.notes:
+        console.print(f"note: {note}", markup=False)
+
+
+def csv_text(evaluation: RunEvaluation, subset: str | None) -> str:
+    """One row per (window, subset) and one ``average`` row per subset; empty = not defined."""
+    keys = (*METRIC_KEYS, "n_real", "n_fake")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["window", "subset", *keys])
+    subsets = [subset] if subset else list(SUBSETS)
+
+    def cells(values: dict) -> list[str]:
+        return ["" if values[key] is None else repr(values[key]) for key in keys]
+
+    for window in evaluation.windows:
+        for name in subsets:
+            writer.writerow([window.window, name, *cells(window.subsets[name].to_dict())])
+    for name in subsets:
+        writer.writerow(["average", name, *cells(evaluation.averages[name])])
+    return buffer.getvalue()
+
+
+def main(argv: list[str], command: str = "evaluate") -> int:
+    parser = command_parser(command, DESCRIPTION)
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="experiment directory")
+    parser.add_argument("--on", choices=SUBSETS, help="show every metric of one subset")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print everything as JSON")
+    output.add_argument("--csv", action="store_true", help="print a CSV (window, subset, metrics)")
+    parser.add_argument(
+        "--threshold",
+        type=threshold_value,
+        default=0.5,
+        metavar="T",
+        help="score above T = fake, for accuracy/precision/recall/F1/TNR (0.5)",
+    )
+    parser.add_argument(
+        "--stage", choices=("validate", "test"), default="validate", help="which predictions"
+    )
+    parser.add_argument(
+        "--official-last-next",
+        action="store_true",
+        help="the official script's rule: at the last step, 'next' is the last window itself",
+    )
+    parser.add_argument(
+        "--no-pairing",
+        action="store_true",
+        help="put every real image in every subset (the official --use_pairing False)",
+    )
+    parser.add_argument(
+        "--per-generator", action="store_true", help="also show the AUROC of each generator"
+    )
+    parser.add_argument(
+        "--save",
+        action="store_true",
+        help="also write window_<k>/metrics.json and RUN_DIR/summary.json",
+    )
+    args = parser.parse_args(argv)
+
+    options = EvaluationOptions(
+        threshold=args.threshold,
+        use_pairing=not args.no_pairing,
+        official_last_next=args.official_last_next,
+    )
+    evaluation = evaluate_experiment(args.run_dir, args.stage, options)
+    if args.save:
+        for window in evaluation.windows:
+            write_window_metrics(Path(window.source).parent, window.window, args.stage, options)
+        write_summary(args.run_dir, args.stage, options, evaluation)
+
+    if args.json:
+        print(json.dumps(evaluation.to_json(), indent=2, allow_nan=False))
+    elif args.csv:
+        sys.stdout.write(csv_text(evaluation, args.on))
+    else:
+        print_tables(evaluation, args.run_dir, args.stage, args.on, args.per_generator)
+    return 0

@@ -1,0 +1,188 @@
+"""Experiment directories: find each window's predictions file, write metrics.json/summary.json.
+
+Ours: ``runs/<id>/window_<k>/predictions_<stage>.npz``. The official framework's experiment
+folders have the same ``window_<k>/`` layout with its own file names
+(``predictions_<stage>_all.npz`` or ``predictions_<stage>_epoch=E-step=N.npz``), so both are
+read the same way (see :func:`~aigenbench.evaluation.predictions.find_predictions`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from aigenbench.errors import DataError
+from aigenbench.evaluation.metrics import (
+    EvaluationOptions,
+    RunEvaluation,
+    ScoredImages,
+    evaluate_files,
+    evaluate_window,
+)
+from aigenbench.evaluation.predictions import (
+    find_predictions,
+    load_predictions,
+    normalise_stage,
+    predictions_file_name,
+)
+
+WINDOW_DIR = re.compile(r"^window_(\d+)$")
+METRICS_FILE = "metrics.json"
+SUMMARY_FILE = "summary.json"
+SUMMARY_KEY = "metrics"
+"""summary.json may hold other sections (the data summary); ours is under this key."""
+
+
+def window_dirs(run_dir: Path) -> dict[int, Path]:
+    """``window_<k>`` sub-directories by k."""
+    found = {}
+    for child in run_dir.iterdir():
+        match = WINDOW_DIR.match(child.name)
+        if match and child.is_dir():
+            found[int(match[1])] = child
+    return dict(sorted(found.items()))
+
+
+def _looked_for(stage: str) -> str:
+    return (
+        f"{predictions_file_name(stage)}, predictions_{stage}_all.npz or "
+        f"predictions_{stage}_epoch=E-step=N.npz"
+    )
+
+
+def discover_predictions(
+    run_dir: str | os.PathLike[str], stage: str = "validate"
+) -> dict[int, Path]:
+    """The predictions file of each training step of an experiment (or of one window dir)."""
+    stage = normalise_stage(stage)
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise DataError(
+            f"run directory {run_dir} does not exist; give an experiment directory "
+            "(runs/<experiment-id>, or an official experiment folder holding window_<k>/)"
+        )
+    if not run_dir.is_dir():
+        raise DataError(
+            f"{run_dir} is a file; give the experiment directory that holds window_<k>/"
+        )
+    windows = window_dirs(run_dir)
+    if not windows:
+        match = WINDOW_DIR.match(run_dir.name)
+        single = find_predictions(run_dir, stage)
+        if match and single is not None:
+            return {int(match[1]): single}
+        raise DataError(
+            f"{run_dir} has no window_<k>/ folders; give the experiment directory "
+            "(runs/<experiment-id>) of a run that has finished at least one window"
+        )
+    found = {}
+    for step, directory in windows.items():
+        path = find_predictions(directory, stage)
+        if path is not None:
+            found[step] = path
+    if not found:
+        raise DataError(
+            f"no predictions files in {run_dir}/window_*/ for stage {stage!r} (looked for "
+            f"{_looked_for(stage)}); train or validate the experiment first"
+        )
+    return found
+
+
+def evaluate_experiment(
+    run_dir: str | os.PathLike[str],
+    stage: str = "validate",
+    options: EvaluationOptions | None = None,
+) -> RunEvaluation:
+    """Evaluate every window of an experiment directory (ours or the official framework's)."""
+    return evaluate_files(discover_predictions(run_dir, stage), options)
+
+
+def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
+    """Write JSON to a temporary file beside ``path``, then rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, allow_nan=False)
+            handle.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_window_metrics(
+    window_dir: str | os.PathLike[str],
+    window: int | None = None,
+    stage: str = "validate",
+    options: EvaluationOptions | None = None,
+) -> Path:
+    """Evaluate one window's predictions file and write ``window_dir/metrics.json``.
+
+    ``window`` (the training step) defaults to the k of the ``window_<k>`` directory name.
+    For the runner, once the window's predictions file is written.
+    """
+    stage = normalise_stage(stage)
+    window_dir = Path(window_dir)
+    if window is None:
+        match = WINDOW_DIR.match(window_dir.name)
+        if match is None:
+            raise DataError(f"{window_dir} is not named window_<k>; pass the window number")
+        window = int(match[1])
+    path = find_predictions(window_dir, stage)
+    if path is None:
+        raise DataError(f"no predictions file in {window_dir} (looked for {_looked_for(stage)})")
+    options = options or EvaluationOptions()
+    images = ScoredImages.from_predictions(load_predictions(path), source=str(path))
+    evaluation = evaluate_window(images, window, options)
+    document = {
+        "stage": stage,
+        "threshold": options.threshold,
+        "n_windows": images.n_windows,
+        **evaluation.to_json(),
+    }
+    return write_json_atomic(window_dir / METRICS_FILE, document)
+
+
+def write_summary(
+    run_dir: str | os.PathLike[str],
+    stage: str = "validate",
+    options: EvaluationOptions | None = None,
+    evaluation: RunEvaluation | None = None,
+) -> Path:
+    """Evaluate the whole experiment and store it in ``run_dir/summary.json`` (key ``metrics``).
+
+    Other sections already in summary.json (e.g. the data summary) are kept.
+    """
+    run_dir = Path(run_dir)
+    stage = normalise_stage(stage)
+    evaluation = evaluation or evaluate_experiment(run_dir, stage, options)
+    path = run_dir / SUMMARY_FILE
+    summary: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            existing = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(existing, dict):
+                summary = existing
+        except (OSError, ValueError):
+            summary = {}
+    summary[SUMMARY_KEY] = {
+        "stage": stage,
+        "headline": headline(evaluation),
+        **evaluation.to_json(),
+    }
+    return write_json_atomic(path, summary)
+
+
+def headline(evaluation: RunEvaluation) -> dict[str, float | None]:
+    """The averaged AUROCs a paper cites (Next, Past, Growing, Whole)."""
+    return {
+        f"{name}_auroc": evaluation.averages[name]["auroc"]
+        for name in ("next", "past", "growing", "whole")
+    }
