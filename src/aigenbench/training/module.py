@@ -1,0 +1,420 @@
+"""The LightningModule of one window: loss, optimiser and schedule, freezing, evaluation rows.
+
+Batches follow the data contract (docs/DESIGN.md): ``image`` uint8 ``[N, 3, H, W]`` (the
+module normalises on the device), ``label``, ``generator_id``, ``id`` and, in training,
+``copy``; in evaluation one row per crop with ``crop_to_image`` and ``valid``. A batch may
+carry ``features`` (``[N, D]``, from :mod:`aigenbench.training.feature_cache`) instead of
+``image``: the frozen backbone is then skipped and only the head runs.
+
+Precision, gradient clipping, accumulation and devices belong to the Trainer.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from aigenbench.errors import ConfigError
+from aigenbench.models.build import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_KEY,
+    build_detector,
+    num_outputs,
+)
+from aigenbench.models.config import ModelConfig
+from aigenbench.models.detector import Detector
+from aigenbench.models.fusion import fuse_crops, resolve_fusion
+from aigenbench.training.schedules import build_optimizer, build_scheduler
+
+logger = logging.getLogger(__name__)
+
+EvalRows = dict[str, torch.Tensor]
+
+
+class DetectorModule(L.LightningModule):
+    """Trains and evaluates a :class:`~aigenbench.models.detector.Detector` for one window.
+
+    Args:
+        config: the model config (a ModelConfig or its ``to_dict()``).
+        generator_names: generator id -> name, id 0 real (``BenchmarkPlan.generator_names``);
+            sets the number of classes of a multiclass head (fixed across windows).
+        window: index of the window being trained (0-based): ``staged`` with
+            ``unfreeze_at: {window: k}`` trains the backbone from window k on.
+        step_offset, epoch_offset: optimiser steps / epochs done in earlier windows, so that
+            ``unfreeze_at: {step: n}`` / ``{epoch: e}`` count from the experiment's start.
+        known_generator_ids: multiclass only: the class ids trained so far (real included);
+            the fake score is 1 - P(real) over these classes (None: all classes).
+        detector: start from this detector (the previous window's weights) instead of
+            building one from ``config`` (which loads the pretrained weights).
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig | Mapping[str, Any],
+        generator_names: Sequence[str] = ("",),
+        *,
+        window: int = 0,
+        step_offset: int = 0,
+        epoch_offset: int = 0,
+        known_generator_ids: Sequence[int] | None = None,
+        detector: Detector | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(config, ModelConfig):
+            config = ModelConfig.from_dict(dict(config))
+        self.config = config
+        self.generator_names = [str(n) for n in generator_names]
+        self.window = int(window)
+        self.step_offset = int(step_offset)
+        self.epoch_offset = int(epoch_offset)
+        self.known_generator_ids = (
+            None if known_generator_ids is None else [int(i) for i in known_generator_ids]
+        )
+        outputs = num_outputs(config, self.generator_names)
+        if detector is None:
+            detector = build_detector(config, self.generator_names)
+        elif detector.num_outputs != outputs:
+            raise ConfigError(
+                f"the given detector has {detector.num_outputs} outputs, the {config.task} task "
+                f"with {len(self.generator_names)} generator names needs {outputs}"
+            )
+        self.detector = detector
+        self._fusion = resolve_fusion(config.fusion)
+        self._class_mask: torch.Tensor | None = None
+        if self.known_generator_ids is not None and config.task == "multiclass":
+            mask = torch.zeros(outputs, dtype=torch.bool)
+            mask[self.known_generator_ids] = True
+            mask[0] = True  # the real class is always known
+            self._class_mask = mask
+        if config.channels_last:
+            self.detector.backbone.to(memory_format=torch.channels_last)
+        self._apply_initial_freezing()
+        self.eval_outputs: list[EvalRows] = []
+        """Per evaluation batch: the rows of the predictions file (CPU tensors)."""
+        self._images_seen = 0
+        self._compiled = False
+        # Plain data only, so checkpoints load with weights_only=True.
+        self.save_hyperparameters(self._record())
+
+    # ------------------------------------------------------------------ freezing
+
+    @property
+    def switch_pending(self) -> bool:
+        """``staged`` with a step/epoch switch still ahead (it may happen during this fit)."""
+        at = self.config.unfreeze_at
+        return (
+            self.config.freezing == "staged"
+            and at is not None
+            and at.unit != "window"
+            and self.detector.backbone_frozen
+        )
+
+    def backbone_frozen_for_window(self) -> bool:
+        """True when the backbone cannot change during this window (its features are cacheable).
+
+        ``probe``; ``staged`` before its window. A step/epoch switch counts as "may change".
+        """
+        if self.config.freezing == "probe":
+            return True
+        at = self.config.unfreeze_at
+        return (
+            self.config.freezing == "staged"
+            and at is not None
+            and at.unit == "window"
+            and self.window < at.value
+        )
+
+    def _apply_initial_freezing(self) -> None:
+        freezing, at = self.config.freezing, self.config.unfreeze_at
+        if freezing == "probe":
+            self.detector.freeze_backbone()
+        elif freezing == "tune":
+            self.detector.unfreeze_backbone()
+        else:
+            assert at is not None
+            reached = {"window": self.window, "step": self.step_offset, "epoch": self.epoch_offset}[
+                at.unit
+            ]
+            if reached >= at.value:
+                self.detector.unfreeze_backbone()
+            else:
+                # A window switch cannot happen mid-window: plain frozen. A step/epoch switch can:
+                # keep requires_grad so distributed wrappers register the parameters.
+                self.detector.freeze_backbone(requires_grad=at.unit != "window")
+
+    def _maybe_unfreeze(self) -> None:
+        if not self.switch_pending:
+            return
+        at = self.config.unfreeze_at
+        assert at is not None
+        reached = (
+            self.step_offset + self.trainer.global_step
+            if at.unit == "step"
+            else self.epoch_offset + self.trainer.current_epoch
+        )
+        if reached >= at.value:
+            self.detector.unfreeze_backbone()
+            logger.info(
+                "staged: backbone unfrozen at %s %d (backbone lr = %.3g x head lr)",
+                at.unit,
+                reached,
+                self.config.backbone_lr_scale,
+            )
+
+    def on_fit_start(self) -> None:
+        self._check_distributed_switch()
+        if self.detector.backbone_frozen:
+            # A frozen backbone is in eval mode on purpose; Lightning warns about it every fit.
+            warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+
+    def on_train_epoch_start(self) -> None:
+        self._maybe_unfreeze()
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self._maybe_unfreeze()
+
+    def _check_distributed_switch(self) -> None:
+        if not self.switch_pending:
+            return
+        strategy = self.trainer.strategy
+        kwargs = getattr(strategy, "_ddp_kwargs", None)
+        if (
+            kwargs is not None
+            and self.trainer.world_size > 1
+            and not kwargs.get("find_unused_parameters", False)
+        ):
+            raise ConfigError(
+                "freezing: staged with a step/epoch switch under DDP needs "
+                "strategy: ddp_find_unused_parameters_true (the frozen backbone gets no "
+                "gradients before the switch); or switch at a window boundary "
+                "(unfreeze_at: {window: k})"
+            )
+
+    # ------------------------------------------------------------------ forward
+
+    def setup(self, stage: str) -> None:
+        if self.config.compile and not self._compiled:
+            self.detector.backbone.compile()
+            self._compiled = True
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Logits ``[N, outputs]`` (``image``: uint8 or normalised float; or ``features``)."""
+        if "features" in batch:
+            if not self.detector.backbone_frozen:
+                raise ConfigError(
+                    "a batch of cached features reached a detector whose backbone is training "
+                    "(tune, or staged after its switch): features are only valid for a frozen "
+                    "backbone; turn the feature cache off for this window"
+                )
+            return self.detector.head_forward(batch["features"])
+        x = batch["image"]
+        if x.dtype == torch.uint8:
+            x = self.detector.normalize(x)
+        if self.config.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.detector(x)
+
+    def fake_scores(self, logits: torch.Tensor) -> torch.Tensor:
+        """Fake probability per row: sigmoid (binary) or 1 - softmax(real) (multiclass)."""
+        logits = logits.float()
+        if self.config.task == "binary":
+            return torch.sigmoid(logits[:, 0])
+        probabilities = torch.softmax(self._masked(logits), dim=1)
+        return (1.0 - probabilities[:, 0]).clamp(0.0, 1.0)
+
+    def _masked(self, logits: torch.Tensor) -> torch.Tensor:
+        if self._class_mask is None:
+            return logits
+        mask = self._class_mask.to(logits.device)
+        return logits.masked_fill(~mask, float("-inf"))
+
+    def training_loss(
+        self, logits: torch.Tensor, batch: Mapping[str, torch.Tensor]
+    ) -> torch.Tensor:
+        logits = logits.float()
+        if self.config.task == "binary":
+            return F.binary_cross_entropy_with_logits(logits[:, 0], batch["label"].float())
+        return F.cross_entropy(logits, batch["generator_id"].long())
+
+    # ------------------------------------------------------------------ steps
+
+    def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        logits = self(batch)
+        loss = self.training_loss(logits, batch)
+        size = len(logits)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=size)
+        if self.trainer.optimizers:
+            self.log(
+                "train/lr",
+                self.trainer.optimizers[0].param_groups[0]["lr"],
+                on_step=True,
+                batch_size=size,
+            )
+        return loss
+
+    def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> EvalRows:
+        return self.evaluation_step(batch, "validate")
+
+    def test_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> EvalRows:
+        return self.evaluation_step(batch, "test")
+
+    def predict_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> EvalRows:
+        return self.evaluation_step(batch, "predict")
+
+    def evaluation_step(self, batch: Mapping[str, torch.Tensor], stage: str) -> EvalRows:
+        """Score a batch of crops; append its predictions-file rows to :attr:`eval_outputs`.
+
+        Per crop: ``score`` (fake probability), ``loss`` (binary log-loss of the score),
+        ``label``, ``generator_id``, ``id``, ``valid``, ``crop_to_image`` (global over this
+        evaluation on this process) and, for multiclass, ``logits`` (classes not yet trained
+        set to -inf). Per image (crops fused with ``config.fusion``): ``image_score``,
+        ``image_id``, ``image_label``, ``image_generator_id``, ``image_valid``.
+        Labels may be absent (``predict`` on unlabelled images).
+        """
+        logits = self(batch).float()
+        scores = self.fake_scores(logits)
+        n = len(scores)
+        device = scores.device
+        crop_to_image = batch.get("crop_to_image")
+        if crop_to_image is None:
+            crop_to_image = torch.arange(n, device=device)
+        crop_to_image = crop_to_image.to(device).long()
+        first = _run_starts(crop_to_image)
+        rows: EvalRows = {
+            "score": scores,
+            "crop_to_image": _renumber(crop_to_image) + self._images_seen,
+            "valid": batch["valid"].bool()
+            if "valid" in batch
+            else torch.ones(n, dtype=torch.bool, device=device),
+        }
+        for key in ("label", "generator_id", "id"):
+            if key in batch:
+                rows[key] = batch[key].long()
+        if "label" in batch:
+            if self.config.task == "binary":
+                loss = F.binary_cross_entropy_with_logits(
+                    logits[:, 0], rows["label"].float(), reduction="none"
+                )
+            else:
+                # By hand: F.binary_cross_entropy refuses to run under CUDA autocast.
+                p = scores.float().clamp(1e-7, 1 - 1e-7)
+                y = rows["label"].float()
+                loss = -(y * torch.log(p) + (1 - y) * torch.log1p(-p))
+            rows["loss"] = loss
+            if stage != "predict" and self._trainer is not None:  # no logging in predict
+                self.log(f"{stage}/loss", loss.mean(), on_epoch=True, batch_size=n, sync_dist=True)
+        if self.config.task == "multiclass":
+            rows["logits"] = self._masked(logits)
+        rows["image_score"] = fuse_crops(scores, crop_to_image, self._fusion)
+        rows["image_valid"] = _all_per_image(rows["valid"], crop_to_image)
+        for key in ("id", "label", "generator_id"):
+            if key in rows:
+                rows[f"image_{key}"] = rows[key][first]
+        self._images_seen += len(first)
+        rows = {k: v.detach().cpu() for k, v in rows.items()}
+        self.eval_outputs.append(rows)
+        return rows
+
+    def _reset_eval(self) -> None:
+        self.eval_outputs = []
+        self._images_seen = 0
+
+    def on_validation_epoch_start(self) -> None:
+        self._reset_eval()
+
+    def on_test_epoch_start(self) -> None:
+        self._reset_eval()
+
+    def on_predict_epoch_start(self) -> None:
+        self._reset_eval()
+
+    # ------------------------------------------------------------------ optimisation
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        groups: list[dict[str, Any]] = [{"params": self.detector.head_parameters(), "name": "head"}]
+        if self.config.freezing != "probe":
+            groups.append(
+                {
+                    "params": self.detector.backbone_parameters(),
+                    "lr_scale": self.config.backbone_lr_scale,
+                    "name": "backbone",
+                }
+            )
+        optimizer = build_optimizer(self.config.optimizer, groups)
+        total = self.trainer.estimated_stepping_batches
+        if not math.isfinite(float(total)):
+            raise ConfigError(
+                "the learning-rate schedule spans the window's optimiser steps: set the trainer's "
+                "max_epochs or max_steps"
+            )
+        scheduler = build_scheduler(self.config.scheduler, optimizer, int(total))
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _record(self) -> dict[str, Any]:
+        return {
+            "config": self.config.to_dict(),
+            "generator_names": list(self.generator_names),
+            "window": self.window,
+            "step_offset": self.step_offset,
+            "epoch_offset": self.epoch_offset,
+            "known_generator_ids": self.known_generator_ids,
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        record = self._record()
+        record["model_config"] = record.pop("config")
+        record.update(
+            format=CHECKPOINT_FORMAT,
+            backbone=self.detector.backbone_name,
+            feature_dim=self.detector.feature_dim,
+            backbone_frozen=bool(self.detector.backbone_frozen),
+        )
+        checkpoint[CHECKPOINT_KEY] = record
+
+
+def _run_starts(crop_to_image: torch.Tensor) -> torch.Tensor:
+    """Index of the first crop of each image (crops of one image are consecutive)."""
+    if len(crop_to_image) == 0:
+        return crop_to_image
+    change = torch.ones_like(crop_to_image, dtype=torch.bool)
+    change[1:] = crop_to_image[1:] != crop_to_image[:-1]
+    return torch.nonzero(change).flatten()
+
+
+def _renumber(crop_to_image: torch.Tensor) -> torch.Tensor:
+    """0..n_images-1 in order of appearance (whatever numbering the batch used)."""
+    if len(crop_to_image) == 0:
+        return crop_to_image
+    change = torch.zeros_like(crop_to_image)
+    change[1:] = (crop_to_image[1:] != crop_to_image[:-1]).long()
+    return torch.cumsum(change, dim=0)
+
+
+def _all_per_image(values: torch.Tensor, crop_to_image: torch.Tensor) -> torch.Tensor:
+    """Per image: True when every crop of it is True."""
+    image = _renumber(crop_to_image)
+    n_images = int(image[-1]) + 1 if len(image) else 0
+    bad = torch.zeros(n_images, dtype=torch.long, device=values.device)
+    bad.index_add_(0, image, (~values.bool()).long())
+    return bad == 0
+
+
+def concat_eval_outputs(outputs: Sequence[EvalRows]) -> dict[str, np.ndarray]:
+    """The evaluation rows of all batches as NumPy arrays (crop keys and ``image_*`` keys)."""
+    if not outputs:
+        return {}
+    keys = outputs[0].keys()
+    return {k: torch.cat([o[k] for o in outputs]).numpy() for k in keys}
