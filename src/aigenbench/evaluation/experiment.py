@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from aigenbench.evaluation.predictions import (
     normalise_stage,
     predictions_file_name,
 )
+from aigenbench.files import write_json_atomic
 
 WINDOW_DIR = re.compile(r"^window_(\d+)$")
 METRICS_FILE = "metrics.json"
@@ -99,22 +99,6 @@ def evaluate_experiment(
 ) -> RunEvaluation:
     """Evaluate every window of an experiment directory (ours or the official framework's)."""
     return evaluate_files(discover_predictions(run_dir, stage), options)
-
-
-def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
-    """Write JSON to a temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, allow_nan=False)
-            handle.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_window_metrics(

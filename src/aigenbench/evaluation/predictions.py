@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ import numpy as np
 from scipy.special import softmax
 
 from aigenbench.errors import ConfigError, DataError, ProtocolError
+from aigenbench.files import write_atomic
 
 OFFICIAL_STEP_FILE = re.compile(r"predictions_(?P<stage>\w+?)_epoch=\d+-step=(?P<step>\d+)\.npz$")
 """The per-step file name of the official framework (the highest step is the last)."""
@@ -368,20 +368,8 @@ def save_predictions(path: str | os.PathLike[str], predictions: Predictions) -> 
     Uncompressed ``np.savez`` like the official writer; no pickled objects, so the official
     script (``np.load`` with ``allow_pickle=False``) reads it.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = predictions_arrays(predictions)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda handle: np.savez(handle, **arrays))
 
 
 def _open_npz(path: Path) -> dict[str, np.ndarray]:

@@ -39,6 +39,7 @@ from aigenbench.evaluation.plots import (
     roc_figure,
 )
 from aigenbench.evaluation.predictions import load_predictions
+from aigenbench.files import write_bytes_atomic, write_text_atomic
 
 DATA_SUMMARY_FILE = "data_summary.json"
 CONFIG_FILE = "config.yaml"
@@ -359,12 +360,10 @@ def write_report(
     plot_paths = []
     for name, png in figures.items():
         path = plots_dir / f"{name}.png"
-        path.write_bytes(png)
+        write_bytes_atomic(path, png)
         plot_paths.append(path)
     document = render_html(run_dir, evaluation, figures, stage)
-    temporary = html_path.with_name(f".{html_path.name}.tmp")
-    temporary.write_text(document, encoding="utf-8")
-    os.replace(temporary, html_path)
+    write_text_atomic(html_path, document)
     return Report(html_path=html_path, plot_paths=plot_paths, evaluation=evaluation)
 
 

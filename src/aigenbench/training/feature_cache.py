@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from aigenbench.errors import ConfigError
+from aigenbench.files import write_atomic, write_text_atomic
 from aigenbench.models.detector import Detector
 from aigenbench.models.pretrained import state_hash
 
@@ -394,34 +394,16 @@ def _empty_index() -> tuple[np.ndarray, ...]:
     )
 
 
-def _temporary(path: Path) -> Path:
-    handle, name = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    return Path(name)
-
-
 def _atomic_json(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = _temporary(path)
-    tmp.write_text(json.dumps(data, sort_keys=True, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, sort_keys=True, default=str))
 
 
 def _atomic_npy(path: Path, array: np.ndarray) -> None:
-    tmp = _temporary(path)
-    with open(tmp, "wb") as handle:
-        np.save(handle, array)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, lambda handle: np.save(handle, array))
 
 
 def _atomic_npz(path: Path, **arrays: np.ndarray) -> None:
-    tmp = _temporary(path)
-    with open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, lambda handle: np.savez(handle, **arrays))
 
 
 # ----------------------------------------------------------------------------- extraction
