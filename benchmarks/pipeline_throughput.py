@@ -1,0 +1,205 @@
+"""Images per second of the data pipelines on one thread: decode + pipeline + resize to the input
+size + normalise (CLIP mean/std, float32), the work a DataLoader worker does per image.
+
+    python benchmarks/pipeline_throughput.py --images DIR --stage {train,eval} --threads 1
+
+``--stage train``: crop-if-large + the baselines' deterministic augmentation + rot90/flip + resize.
+``--stage eval``: crop-if-large + the mandatory degradations + resize. If DIR is empty or missing,
+it is filled with 512x512 JPEG photos cut from the photographs of scikit-image and scikit-learn.
+``--reference`` times the same operations written the way the official framework composes them
+(torchvision v2 transforms on PIL images, albumentations' GaussNoise) for a same-machine baseline.
+The last line printed is ``img/s: <number>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def make_photos(folder: Path, count: int = 64, side: int = 512) -> None:
+    """``count`` JPEG (quality 90) ``side`` x ``side`` crops of the bundled photographs."""
+    import skimage.data
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    photos = [
+        np.asarray(getattr(skimage.data, name)())[:, :, :3]
+        for name in ("astronaut", "coffee", "chelsea", "rocket", "retina", "hubble_deep_field")
+    ]
+    photos += list(load_sample_images().images)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for index in range(count):
+        photo = Image.fromarray(photos[index % len(photos)])
+        scale = max(side / min(photo.size), 1.0) * rng.uniform(1.0, 1.5)
+        photo = photo.resize((round(photo.width * scale), round(photo.height * scale)))
+        left = int(rng.integers(0, photo.width - side + 1))
+        top = int(rng.integers(0, photo.height - side + 1))
+        crop = photo.crop((left, top, left + side, top + side))
+        crop.save(folder / f"photo_{index:03d}.jpg", quality=90)
+
+
+def ours(stage: str, input_size: int):
+    """Our pipeline: bytes -> normalised float tensor(s)."""
+    from aigenbench.data.decode import decode_image
+    from aigenbench.data.pipelines import EvalPipeline, TrainPipeline
+
+    mean = torch.tensor(CLIP_MEAN).view(3, 1, 1) * 255
+    std = torch.tensor(CLIP_STD).view(3, 1, 1) * 255
+
+    def normalise(tensor: torch.Tensor) -> torch.Tensor:
+        return (tensor.float() - mean) / std
+
+    if stage == "train":
+        pipeline = TrainPipeline(input_size=input_size, crop="resize")
+        return lambda data, image_id: normalise(pipeline(decode_image(data), image_id, 0, 0, 0))
+    evaluation = EvalPipeline(input_size=input_size, crop="resize")
+    return lambda data, image_id: [normalise(c) for c in evaluation(decode_image(data), image_id)]
+
+
+def reference(stage: str, input_size: int):
+    """The same operations composed like the official framework (torchvision v2 on PIL images,
+    albumentations for noise and cut-out, scipy for blur), seeded per image the same way."""
+    import cv2
+    import torchvision.transforms.v2 as T
+    from albumentations import CoarseDropout, GaussNoise
+    from PIL import Image
+    from scipy.ndimage import gaussian_filter
+    from torchvision.transforms.v2 import InterpolationMode
+
+    def jpeg(image, qualities):
+        array = np.asarray(image)
+        quality = min(random.choice(qualities), 100)
+        if random.choice(["cv2", "pil"]) == "cv2":
+            _, encoded = cv2.imencode(
+                ".jpg", array[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality]
+            )
+            return Image.fromarray(cv2.imdecode(encoded, 1)[:, :, ::-1])
+        stream = io.BytesIO()
+        Image.fromarray(array).save(stream, format="jpeg", quality=quality)
+        return Image.fromarray(np.array(Image.open(stream)))
+
+    def albumentation(transform):
+        return T.Lambda(lambda image: Image.fromarray(transform(image=np.asarray(image))["image"]))
+
+    def variable_resized_crop(image):
+        side = random.randint(256, 512)
+        interpolation = random.choice(
+            [InterpolationMode.BILINEAR, InterpolationMode.BICUBIC, InterpolationMode.LANCZOS]
+        )
+        crop = T.RandomResizedCrop(
+            side, scale=(0.5, 1.0), ratio=(0.9, 1 / 0.9), interpolation=interpolation
+        )
+        return crop(image)
+
+    def blur(image):
+        array = np.array(image)
+        sigma = random.uniform(0.0, 3.0)
+        for channel in range(3):
+            gaussian_filter(array[:, :, channel], output=array[:, :, channel], sigma=sigma)
+        return Image.fromarray(array)
+
+    finish = T.Compose(
+        [
+            T.Resize((input_size, input_size)),
+            T.ToImage(),
+            T.ToDtype(torch.float32, scale=True),
+            T.Normalize(CLIP_MEAN, CLIP_STD),
+        ]
+    )
+    if stage == "eval":
+        steps = T.Compose(
+            [
+                T.RandomGrayscale(p=0.1),
+                T.RandomApply([T.Lambda(lambda im: jpeg(im, [50, 101]))], p=0.5),
+                albumentation(GaussNoise(std_range=(0.015, 0.075), p=0.3)),
+                T.RandomApply([T.Lambda(lambda im: jpeg(im, [50, 101]))], p=0.2),
+                T.RandomApply([T.Lambda(variable_resized_crop)], p=0.25),
+                T.RandomApply([T.Lambda(lambda im: jpeg(im, [50, 101]))], p=0.1),
+                finish,
+            ]
+        )
+    else:
+        cutout = CoarseDropout(
+            num_holes_range=(1, 1),
+            hole_height_range=(1, 48),
+            hole_width_range=(1, 48),
+            fill=128,
+            p=0.2,
+        )
+        steps = T.Compose(
+            [
+                T.RandomApply(
+                    [T.RandomResizedCrop(256, scale=(0.08, 1.0), ratio=(0.75, 1 / 0.75))], p=0.2
+                ),
+                T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
+                T.RandomGrayscale(p=0.2),
+                albumentation(cutout),
+                albumentation(GaussNoise(p=0.2)),
+                T.RandomApply([T.Lambda(blur)], p=0.5),
+                T.RandomApply([T.Lambda(lambda im: jpeg(im, list(range(30, 101))))], p=0.5),
+                T.Lambda(lambda im: im.rotate(random.choice([0, 90, 180, 270]), expand=True)),
+                T.RandomHorizontalFlip(),
+                finish,
+            ]
+        )
+
+    def run(data: bytes, image_id: int):
+        seed = 4321 + image_id
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+        return steps(Image.open(io.BytesIO(data)).convert("RGB"))
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--images", required=True, type=Path, help="folder of images (filled if empty)"
+    )
+    parser.add_argument("--stage", choices=("train", "eval"), default="eval")
+    parser.add_argument("--threads", type=int, default=1, help="OpenCV/torch threads (1)")
+    parser.add_argument("--input-size", type=int, default=224)
+    parser.add_argument("--count", type=int, default=400, help="images to process (cycling)")
+    parser.add_argument(
+        "--reference", action="store_true", help="time the official-style composition"
+    )
+    args = parser.parse_args()
+
+    import cv2
+
+    from aigenbench.data import opencv  # noqa: F401  (its thread setting, then ours below)
+
+    cv2.setNumThreads(args.threads)
+    torch.set_num_threads(args.threads)
+    if not args.images.is_dir() or not any(args.images.iterdir()):
+        make_photos(args.images)
+        print(f"wrote 64 JPEG photos (512x512) to {args.images}")
+    files = sorted(p for p in args.images.iterdir() if p.is_file())
+    blobs = [p.read_bytes() for p in files]
+    run = (reference if args.reference else ours)(args.stage, args.input_size)
+    for image_id in range(min(10, len(blobs))):  # warm-up: imports, caches, allocator
+        run(blobs[image_id], image_id)
+    started = time.perf_counter()
+    for image_id in range(args.count):
+        run(blobs[image_id % len(blobs)], image_id)
+    seconds = time.perf_counter() - started
+    which = "official-style reference" if args.reference else "aigenbench"
+    print(f"{which}, stage {args.stage}, {args.count} images, {args.threads} thread(s)")
+    print(f"img/s: {args.count / seconds:.1f}")
+
+
+if __name__ == "__main__":
+    main()

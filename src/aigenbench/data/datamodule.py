@@ -1,0 +1,234 @@
+"""The Lightning DataModule of one window: training set (PROTOCOL.md §4) and evaluation set (§5).
+
+Build it from an opened source, the plan, the window (None: evaluation only) and the data config::
+
+    source = open_source(config.data)
+    plan = make_plan(source.generators("train"), source.generators("validation"), protocol_config)
+    datamodule = WindowDataModule(source, plan, window=3, config=config.data, input_size=224)
+
+**Resuming.** The datamodule counts the training samples handed to the model in the current epoch
+(``on_before_batch_transfer``) and returns them from ``state_dict()``; Lightning stores that in
+every checkpoint and gives it back through ``load_state_dict()`` when a fit resumes from one, before
+the training iterator is created, so the resumed epoch skips exactly the samples already trained.
+A runner that does not resume through Lightning calls ``resume_at(epoch, samples_done)`` before
+``trainer.fit``. The LightningModule must not override ``on_before_batch_transfer`` (Lightning
+would use only one of the two). With several processes, give the Trainer
+``use_distributed_sampler=False``: the samplers here shard by rank themselves.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from aigenbench.data.batch import collate_evaluation, collate_training
+from aigenbench.data.config import DataConfig
+from aigenbench.data.loading import EvaluationDataset, TrainingDataset, worker_init_fn
+from aigenbench.data.pipelines import EvalCrop, EvalPipeline, TrainCrop, TrainPipeline, instantiate
+from aigenbench.data.sampler import ShardSampler, WindowSampler
+from aigenbench.data.sources import ImageSource, open_source
+from aigenbench.errors import ConfigError
+from aigenbench.protocol import BenchmarkPlan, EvaluationSet
+
+Stage = str  # "validate" | "test"
+
+
+def make_train_pipeline(config: DataConfig, input_size: int, crop: TrainCrop) -> TrainPipeline:
+    """The configured training pipeline (``config.train_pipeline`` or the default)."""
+    defaults = {
+        "input_size": input_size,
+        "crop": crop,
+        "seed": config.augmentation_seed,
+        "maximum_processing_size": config.maximum_processing_size,
+        "stochastic": config.stochastic_augmentation,
+    }
+    return instantiate(config.train_pipeline or TrainPipeline, "data.train_pipeline", **defaults)
+
+
+def make_eval_pipeline(config: DataConfig, input_size: int, crop: EvalCrop) -> EvalPipeline:
+    """The configured evaluation pipeline (``config.eval_pipeline`` or the default)."""
+    span = config.eval_jpeg_quality_range
+    defaults = {
+        "input_size": input_size,
+        "crop": crop,
+        "seed": config.augmentation_seed,
+        "maximum_processing_size": config.maximum_processing_size,
+        "degradations": config.degradations,
+        "jpeg_quality": tuple(config.eval_jpeg_quality),
+        "jpeg_quality_range": None if span is None else (int(span[0]), int(span[1])),
+    }
+    return instantiate(config.eval_pipeline or EvalPipeline, "data.eval_pipeline", **defaults)
+
+
+class WindowDataModule(L.LightningDataModule):
+    """Training and evaluation data of one window (see the module doc)."""
+
+    def __init__(
+        self,
+        source: ImageSource | str,
+        plan: BenchmarkPlan,
+        window: int | None,
+        config: DataConfig,
+        *,
+        input_size: int = 224,
+        train_crop: TrainCrop = "resize",
+        eval_crop: EvalCrop = "resize",
+        stage: Stage = "validate",
+        train_pipeline: TrainPipeline | None = None,
+        eval_pipeline: EvalPipeline | None = None,
+    ) -> None:
+        super().__init__()
+        self.source = open_source(source) if isinstance(source, str) else source
+        self.plan = plan
+        if window is not None:
+            plan.check_window(window)
+        self.window = window
+        self.config = config
+        self.input_size = input_size
+        self.stage = stage
+        self.train_pipeline = train_pipeline or make_train_pipeline(config, input_size, train_crop)
+        self.eval_pipeline = eval_pipeline or make_eval_pipeline(config, input_size, eval_crop)
+        self._sampler: WindowSampler | None = None
+        self._resume: dict[str, int] | None = None
+        self._consumed_epoch = -1
+        self._consumed = 0
+
+    # ------------------------------------------------------------------------------- metadata
+
+    @property
+    def generator_names(self) -> list[str]:
+        """Generator id -> name (id 0 = real)."""
+        return self.plan.generator_names
+
+    @property
+    def num_generators(self) -> int:
+        return len(self.plan.generator_names)
+
+    def evaluation_set(self, stage: Stage | None = None) -> EvaluationSet:
+        return self.plan.evaluation(stage or self.stage)  # type: ignore[arg-type]
+
+    # -------------------------------------------------------------------------------- datasets
+
+    @cached_property
+    def train_dataset(self) -> TrainingDataset:
+        if self.window is None:
+            raise ConfigError(
+                "this datamodule is for evaluation only (window=None): it has no training set"
+            )
+        ids = self.plan.training_ids(self.window)
+        generator_of = dict(zip(self.plan.train.ids, self.plan.train.generators, strict=True))
+        return TrainingDataset(
+            self.source,
+            ids,
+            [generator_of[row_id] for row_id in ids],
+            self.plan.generator_names,
+            self.train_pipeline,
+            augmentation_factor=self.config.augmentation_factor,
+            window=self.window,
+            seed=self.config.augmentation_seed,
+            max_pixels=self.config.max_image_pixels,
+        )
+
+    def eval_dataset(self, stage: Stage | None = None) -> EvaluationDataset:
+        evaluation = self.evaluation_set(stage)
+        return EvaluationDataset(
+            self.source,
+            evaluation.ids,
+            evaluation.generators,
+            self.plan.generator_names,
+            self.eval_pipeline,
+            split="validation",
+            max_pixels=self.config.max_image_pixels,
+        )
+
+    # ----------------------------------------------------------------------------- dataloaders
+
+    def _loader_options(self) -> dict[str, Any]:
+        workers = self.config.num_workers
+        pin = (
+            self.config.pin_memory
+            if self.config.pin_memory is not None
+            else torch.cuda.is_available()
+        )
+        options: dict[str, Any] = {"num_workers": workers, "pin_memory": pin}
+        if workers > 0:
+            options.update(
+                worker_init_fn=worker_init_fn,
+                persistent_workers=self.config.persistent_workers,
+                prefetch_factor=self.config.prefetch_factor,
+            )
+        return options
+
+    @property
+    def train_sampler(self) -> WindowSampler:
+        if self._sampler is None:
+            assert self.window is not None
+            sampler = WindowSampler(
+                len(self.train_dataset), self.config.augmentation_seed, self.window
+            )
+            if self._resume is not None:
+                sampler.load_state_dict(self._resume)
+            self._sampler = sampler
+        return self._sampler
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(
+            self.train_dataset,
+            batch_size=self.config.train_batch_size,
+            sampler=self.train_sampler,
+            collate_fn=collate_training,
+            **self._loader_options(),
+        )
+
+    def _eval_dataloader(self, stage: Stage) -> DataLoader:
+        dataset = self.eval_dataset(stage)
+        return DataLoader(
+            dataset,
+            batch_size=self.config.eval_batch_size,
+            sampler=ShardSampler(len(dataset)),
+            collate_fn=collate_evaluation,
+            **self._loader_options(),
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval_dataloader("validate")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval_dataloader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._eval_dataloader(self.stage)
+
+    # -------------------------------------------------------------------------------- resuming
+
+    def resume_at(self, epoch: int, samples_done: int) -> None:
+        """Start the training order of ``epoch`` after ``samples_done`` samples (this rank's)."""
+        self._resume = {"epoch": int(epoch), "samples_done": int(samples_done)}
+        self._consumed_epoch, self._consumed = int(epoch), int(samples_done)
+        if self._sampler is not None:
+            self._sampler.load_state_dict(self._resume)
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        trainer = self.trainer
+        if trainer is not None and trainer.training and self._sampler is not None:
+            if self._consumed_epoch != self._sampler.epoch:
+                self._consumed_epoch, self._consumed = self._sampler.epoch, 0
+            self._consumed += len(batch["id"])
+        return batch
+
+    def state_dict(self) -> dict[str, Any]:
+        if self.window is None or self._consumed_epoch < 0:
+            return {}
+        epoch, done = self._consumed_epoch, self._consumed
+        if self._sampler is not None and done >= len(self._sampler):
+            epoch, done = epoch + 1, 0
+        return {"window": self.window, "epoch": epoch, "samples_done": done}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if not state_dict or state_dict.get("window") != self.window:
+            return
+        self.resume_at(state_dict["epoch"], state_dict["samples_done"])

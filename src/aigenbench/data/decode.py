@@ -1,0 +1,206 @@
+"""Encoded image bytes -> RGB ``uint8`` array ``[H, W, 3]``, or a specific :class:`UnreadableImage`.
+
+What a decoded image looks like, whatever the file:
+
+- 3 channels, 8 bits, C-contiguous, at least 1x1;
+- alpha is **dropped**, not composited (what OpenCV's ``IMREAD_COLOR`` and PIL's
+  ``convert("RGB")`` do, hence what the official framework's models saw);
+- grayscale, palette and CMYK images are converted to RGB; 16-bit images keep their high byte;
+- the EXIF orientation is applied (the image is shown upright, as a viewer shows it);
+- animated or multi-page files give their first frame.
+
+Refused, with the reason in the error: zero-byte files, non-image bytes, truncated or corrupt
+files, and images above ``max_pixels`` (decompression bombs are refused from their header,
+before any pixel is decoded, so they cost neither time nor memory).
+
+JPEG and PNG go through OpenCV (faster than PIL); anything else, and anything OpenCV refuses,
+goes through PIL, which also supplies the reason of a failure.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from aigenbench.data.opencv import cv2
+from aigenbench.errors import DataError
+
+DEFAULT_MAX_PIXELS = 1 << 27
+"""Largest accepted image, in pixels (134 Mpx, e.g. 11585x11585: 400 MB once decoded)."""
+
+_IMREAD_RGB = getattr(cv2, "IMREAD_COLOR_RGB", None)
+_ORIENTATION_TAG = 0x0112
+_CV2_FORMATS = {"JPEG", "PNG", "MPO"}
+
+
+class UnreadableImage(DataError):
+    """An image whose bytes cannot be turned into pixels; ``reason`` says why."""
+
+    def __init__(self, reason: str, where: str | None = None) -> None:
+        self.reason = reason
+        self.where = where
+        super().__init__(f"{where}: {reason}" if where else reason)
+
+    def at(self, where: str) -> UnreadableImage:
+        """The same error, naming the image (a path or ``split[row]``)."""
+        return UnreadableImage(self.reason, where)
+
+
+def decode_image(
+    data: bytes | bytearray | memoryview, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
+    """Decode encoded image bytes to an RGB ``uint8`` array ``[H, W, 3]`` (see the module doc)."""
+    if data is None or len(data) == 0:
+        raise UnreadableImage("empty file (0 bytes)")
+    data = bytes(data)
+    image = _open_header(data)
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise UnreadableImage(f"invalid size {width}x{height}")
+    if width * height > max_pixels:
+        raise UnreadableImage(
+            f"image too large ({width}x{height} = {width * height:,} pixels, limit "
+            f"{max_pixels:,}): possible decompression bomb"
+        )
+    orientation = _orientation(image)
+    array: np.ndarray | None = None
+    if image.format in _CV2_FORMATS and image.mode in (
+        "RGB",
+        "L",
+        "RGBA",
+        "LA",
+        "P",
+        "PA",
+        "1",
+        "I;16",
+    ):
+        if image.format != "PNG" and _jpeg_truncated(data):
+            raise UnreadableImage("truncated JPEG (no end-of-image marker after the last scan)")
+        array = _decode_cv2(data)
+    if array is None:
+        array = _decode_pil(image)
+    if array.shape[0] != height or array.shape[1] != width:
+        # A decoder that disagrees with the header is a corrupt file, not a smaller image.
+        raise UnreadableImage(
+            f"decoded size {array.shape[1]}x{array.shape[0]} differs from the header's "
+            f"{width}x{height}"
+        )
+    return np.ascontiguousarray(apply_orientation(array, orientation))
+
+
+def decode_file(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """:func:`decode_image` of a file; an unreadable file's error names the path."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise UnreadableImage(
+            f"cannot read the file ({error.strerror or error})", str(path)
+        ) from None
+    try:
+        return decode_image(data, max_pixels)
+    except UnreadableImage as error:
+        raise error.at(str(path)) from None
+
+
+def _open_header(data: bytes) -> Image.Image:
+    """PIL's lazy open: reads the header only (format, mode, size), no pixel data."""
+    try:
+        with warnings.catch_warnings():
+            # The size check is ours (max_pixels); PIL's own limit would only warn or refuse
+            # at a different threshold.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise UnreadableImage(f"not an image (unknown format; starts with {data[:8]!r})") from None
+    except Image.DecompressionBombError as error:
+        raise UnreadableImage(f"possible decompression bomb ({error})") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as error:
+        raise UnreadableImage(f"truncated or corrupt header ({error})") from None
+
+
+def _orientation(image: Image.Image) -> int:
+    if "exif" not in image.info:
+        return 1
+    try:
+        value = image.getexif().get(_ORIENTATION_TAG, 1)
+        return int(value) if int(value) in range(1, 9) else 1
+    except Exception:  # a broken EXIF block must not make the image unreadable
+        return 1
+
+
+def _jpeg_truncated(data: bytes) -> bool:
+    """True when no end-of-image marker follows the last start-of-scan.
+
+    Inside entropy-coded data every 0xFF byte is stuffed (0xFF00) or a restart marker, so 0xFFD9
+    and 0xFFDA cannot appear by chance there; EXIF thumbnails (which carry their own markers)
+    come before the main image's scans.
+    """
+    return data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda")
+
+
+def _decode_cv2(data: bytes) -> np.ndarray | None:
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    flags = cv2.IMREAD_IGNORE_ORIENTATION
+    try:
+        if _IMREAD_RGB is not None:
+            return cv2.imdecode(buffer, _IMREAD_RGB | flags)
+        bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR | flags)
+        return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    except cv2.error:
+        return None
+
+
+def _decode_pil(image: Image.Image) -> np.ndarray:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image.seek(0)
+            image.load()
+            return _pil_to_rgb(image)
+    except UnreadableImage:
+        raise
+    except MemoryError:
+        raise UnreadableImage("not enough memory to decode") from None
+    except Exception as error:  # PIL raises many kinds (OSError, SyntaxError, struct.error, ...)
+        message = str(error) or type(error).__name__
+        raise UnreadableImage(f"corrupt or truncated ({message})") from None
+
+
+def _pil_to_rgb(image: Image.Image) -> np.ndarray:
+    mode = image.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        values = np.asarray(image)
+        if mode == "F":
+            # Float images have no standard range: [0, 1] if they fit, else [0, 255].
+            scale = 255.0 if float(np.nanmax(values, initial=0.0)) <= 1.0 else 1.0
+            gray = np.clip(np.nan_to_num(values) * scale, 0, 255).astype(np.uint8)
+        else:
+            gray = (np.clip(values.astype(np.int64), 0, 65535) >> 8).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode != "RGB":
+        # Alpha is dropped (RGBA, LA, PA) and palettes/CMYK/YCbCr converted, as PIL does.
+        image = image.convert("RGB")
+    return np.asarray(image)
+
+
+def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to an ``[H, W, C]`` array (views, no copy)."""
+    if orientation == 2:
+        return array[:, ::-1]
+    if orientation == 3:
+        return array[::-1, ::-1]
+    if orientation == 4:
+        return array[::-1]
+    if orientation == 5:
+        return array.transpose(1, 0, 2)
+    if orientation == 6:
+        return np.rot90(array, -1)
+    if orientation == 7:
+        return np.rot90(array, -1)[::-1]
+    if orientation == 8:
+        return np.rot90(array, 1)
+    return array

@@ -1,0 +1,368 @@
+"""Pixel pipelines (PROTOCOL.md §6): decoded image -> ``uint8`` ``[3, H, W]`` tensors.
+
+- :class:`EvaluationDegradations`: the mandatory degradations of every evaluated image.
+- :class:`BaselineTrainAugmentation`: the published baselines' deterministic training augmentation.
+- :class:`TrainPipeline`: crop-if-large (random) + deterministic augmentation, seeded by
+  (base seed, image ID, copy); then the stochastic part (rot90, horizontal flip, crop/resize to the
+  input size), seeded by (base seed, window, epoch, image ID, copy).
+- :class:`EvalPipeline`: crop-if-large (central) + the mandatory degradations, seeded by
+  (base seed, image ID) only; then the evaluation crop strategy.
+
+Pipelines are plain classes with a small interface; to use another one, name it in the config by
+class path (``data.train_pipeline: {class_path: my.module.MyPipeline, init_args: {...}}``): it is
+built with the same keyword arguments as the default (``input_size``, ``crop``, ``seed``,
+``maximum_processing_size`` and the pipeline's own), ``init_args`` overriding them.
+Normalisation is not done here: tensors stay ``uint8`` and the model normalises on its device.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal, get_args
+
+import numpy as np
+import torch
+
+from aigenbench.data import ops
+from aigenbench.data.seeding import BENCHMARK_AUGMENTATION_SEED, Stream, sample_rng
+from aigenbench.errors import ConfigError
+
+TrainCrop = Literal["resize", "random_crop", "center_crop", "as_is"]
+EvalCrop = Literal["resize", "crop", "multicrop", "as_is"]
+TRAIN_CROPS: tuple[str, ...] = get_args(TrainCrop)
+EVAL_CROPS: tuple[str, ...] = get_args(EvalCrop)
+
+OFFICIAL_EVAL_JPEG_QUALITIES: tuple[int, ...] = (50, 101)
+"""The official evaluation JPEG qualities: a two-element list (probably meant as a range); 101
+behaves as 100."""
+
+Trace = list[str] | None
+"""When a list is given, each applied operation appends a short description (tests, debugging)."""
+
+
+def _note(trace: Trace, text: str) -> None:
+    if trace is not None:
+        trace.append(text)
+
+
+class EvaluationDegradations:
+    """The mandatory evaluation degradations, in the protocol's order and with its probabilities:
+    grayscale 0.10; JPEG 0.50; Gaussian noise 0.30 (std in [0.015, 0.075] x 255 per pixel and
+    channel); JPEG 0.20; random resized crop 0.25 (square side in [256, 512], scale [0.5, 1],
+    ratio [0.9, 1/0.9], bilinear/bicubic/Lanczos); JPEG 0.10. Each JPEG picks OpenCV or Pillow and
+    a quality from ``jpeg_quality`` (official: {50, 101}) or, when given, uniformly in
+    ``jpeg_quality_range``."""
+
+    def __init__(
+        self,
+        jpeg_quality: Sequence[int] = OFFICIAL_EVAL_JPEG_QUALITIES,
+        jpeg_quality_range: tuple[int, int] | None = None,
+    ) -> None:
+        self.jpeg_quality = tuple(int(q) for q in jpeg_quality)
+        self.jpeg_quality_range = (
+            None
+            if jpeg_quality_range is None
+            else (int(jpeg_quality_range[0]), int(jpeg_quality_range[1]))
+        )
+        if self.jpeg_quality_range is None and not self.jpeg_quality:
+            raise ConfigError("data.eval_jpeg_quality is empty; give qualities, e.g. [50, 101]")
+        if self.jpeg_quality_range is not None:
+            low, high = self.jpeg_quality_range
+            if not 1 <= low <= high <= 101:
+                raise ConfigError(
+                    "data.eval_jpeg_quality_range must be [low, high] with "
+                    f"1 <= low <= high <= 101, "
+                    f"got {list(self.jpeg_quality_range)}"
+                )
+
+    def _jpeg(
+        self, image: np.ndarray, rng: np.random.Generator, trace: Trace, step: str
+    ) -> np.ndarray:
+        encoder = ops.JPEG_ENCODERS[int(rng.integers(0, 2))]
+        quality = ops.draw_quality(rng, self.jpeg_quality, self.jpeg_quality_range)
+        _note(trace, f"{step}:{encoder}:{quality}")
+        return ops.jpeg(image, quality, encoder)
+
+    def __call__(
+        self, image: np.ndarray, rng: np.random.Generator, trace: Trace = None
+    ) -> np.ndarray:
+        if rng.random() < 0.10:
+            _note(trace, "grayscale")
+            image = ops.grayscale(image)
+        if rng.random() < 0.50:
+            image = self._jpeg(image, rng, trace, "jpeg1")
+        if rng.random() < 0.30:
+            std = rng.uniform(0.015, 0.075) * 255.0
+            _note(trace, f"noise:{std:.3f}")
+            image = ops.gaussian_noise(image, std, rng)
+        if rng.random() < 0.20:
+            image = self._jpeg(image, rng, trace, "jpeg2")
+        if rng.random() < 0.25:
+            side = int(rng.integers(256, 513))
+            interpolation: ops.Interpolation = ("bilinear", "bicubic", "lanczos")[
+                int(rng.integers(0, 3))
+            ]
+            box = ops.random_resized_crop_box(*image.shape[:2], (0.5, 1.0), (0.9, 1 / 0.9), rng)
+            _note(trace, f"resized_crop:{side}:{interpolation}")
+            image = ops.resize(image, side, side, interpolation, box=box)
+        if rng.random() < 0.10:
+            image = self._jpeg(image, rng, trace, "jpeg3")
+        return image
+
+
+class BaselineTrainAugmentation:
+    """The deterministic training augmentation of the published baselines, in order: random resized
+    crop to 256 (scale 0.08-1, ratio 3/4-4/3, bilinear) p=0.2; colour jitter (0.4, 0.4, 0.4, 0.1)
+    p=0.8; grayscale p=0.2; one cut-out hole of 1-48 px filled with 128 p=0.2; Gaussian noise
+    (std 0.2-0.44 x 255, albumentations' default) p=0.2; Gaussian blur sigma in [0, 3] p=0.5;
+    JPEG (OpenCV or Pillow) quality 30-100 p=0.5. Probabilities can be changed (``p_*``)."""
+
+    def __init__(
+        self,
+        p_resized_crop: float = 0.2,
+        p_color_jitter: float = 0.8,
+        p_grayscale: float = 0.2,
+        p_cutout: float = 0.2,
+        p_noise: float = 0.2,
+        p_blur: float = 0.5,
+        p_jpeg: float = 0.5,
+        resized_crop_size: int = 256,
+        jpeg_quality_range: tuple[int, int] = (30, 100),
+        noise_std_range: tuple[float, float] = (0.2, 0.44),
+        blur_sigma_range: tuple[float, float] = (0.0, 3.0),
+    ) -> None:
+        self.p_resized_crop = p_resized_crop
+        self.p_color_jitter = p_color_jitter
+        self.p_grayscale = p_grayscale
+        self.p_cutout = p_cutout
+        self.p_noise = p_noise
+        self.p_blur = p_blur
+        self.p_jpeg = p_jpeg
+        self.resized_crop_size = resized_crop_size
+        self.jpeg_quality_range = (int(jpeg_quality_range[0]), int(jpeg_quality_range[1]))
+        self.noise_std_range = (float(noise_std_range[0]), float(noise_std_range[1]))
+        self.blur_sigma_range = (float(blur_sigma_range[0]), float(blur_sigma_range[1]))
+
+    def __call__(
+        self, image: np.ndarray, rng: np.random.Generator, trace: Trace = None
+    ) -> np.ndarray:
+        if rng.random() < self.p_resized_crop:
+            size = self.resized_crop_size
+            box = ops.random_resized_crop_box(*image.shape[:2], (0.08, 1.0), (3 / 4, 4 / 3), rng)
+            _note(trace, "resized_crop")
+            image = ops.resize(image, size, size, "bilinear", box=box)
+        if rng.random() < self.p_color_jitter:
+            _note(trace, "color_jitter")
+            image = ops.color_jitter(image, 0.4, 0.4, 0.4, 0.1, rng)
+        if rng.random() < self.p_grayscale:
+            _note(trace, "grayscale")
+            image = ops.grayscale(image)
+        if rng.random() < self.p_cutout:
+            _note(trace, "cutout")
+            image = ops.cutout(image, rng)
+        if rng.random() < self.p_noise:
+            std = rng.uniform(*self.noise_std_range) * 255.0
+            _note(trace, f"noise:{std:.3f}")
+            image = ops.gaussian_noise(image, std, rng)
+        if rng.random() < self.p_blur:
+            sigma = rng.uniform(*self.blur_sigma_range)
+            _note(trace, f"blur:{sigma:.3f}")
+            image = ops.gaussian_blur(image, sigma)
+        if rng.random() < self.p_jpeg:
+            encoder = ops.JPEG_ENCODERS[int(rng.integers(0, 2))]
+            quality = ops.draw_quality(rng, None, self.jpeg_quality_range)
+            _note(trace, f"jpeg:{encoder}:{quality}")
+            image = ops.jpeg(image, quality, encoder)
+        return image
+
+
+def _check_choice(value: str, allowed: Sequence[str], what: str) -> None:
+    if value not in allowed:
+        raise ConfigError(f"unknown {what} {value!r}; use one of: {', '.join(allowed)}")
+
+
+class TrainPipeline:
+    """Training pixels of one sample copy: ``pipeline(image, image_id, copy, window, epoch)``.
+
+    ``deterministic_part`` depends only on (seed, image ID, copy): crop-if-large (random position)
+    then ``augmentation``. ``stochastic_part`` (rot90 by a random multiple, horizontal flip p=0.5,
+    the ``crop`` to ``input_size``) depends on (seed, window, epoch, image ID, copy); with
+    ``stochastic=False`` it is seeded by (seed, image ID, copy) instead, so the whole sample depends
+    only on (image ID, copy) (what a training-feature cache needs).
+
+    ``crop``: ``resize`` (to ``input_size`` x ``input_size``, aspect not kept, bilinear
+    antialiased), ``random_crop`` / ``center_crop`` (zero-padded when smaller), ``as_is``.
+    """
+
+    def __init__(
+        self,
+        input_size: int = 224,
+        crop: TrainCrop = "resize",
+        seed: int = BENCHMARK_AUGMENTATION_SEED,
+        maximum_processing_size: int | None = 1080,
+        stochastic: bool = True,
+        augmentation: Callable[..., np.ndarray] | Mapping[str, Any] | str | None = None,
+        rot90: bool = True,
+        hflip: bool = True,
+    ) -> None:
+        _check_choice(crop, TRAIN_CROPS, "training crop strategy")
+        self.input_size = int(input_size)
+        self.crop = crop
+        self.seed = int(seed)
+        self.maximum_processing_size = maximum_processing_size
+        self.stochastic = stochastic
+        self.augmentation = (
+            BaselineTrainAugmentation()
+            if augmentation is None
+            else instantiate(augmentation, what="training augmentation")
+            if isinstance(augmentation, (Mapping, str))
+            else augmentation
+        )
+        self.rot90 = rot90
+        self.hflip = hflip
+
+    def deterministic_part(
+        self, image: np.ndarray, image_id: int, copy: int, trace: Trace = None
+    ) -> np.ndarray:
+        rng = sample_rng(Stream.TRAIN_DETERMINISTIC, self.seed, image_id, copy)
+        image = ops.crop_if_large(image, self.maximum_processing_size, rng)
+        if self.augmentation is not None:
+            image = (
+                self.augmentation(image, rng, trace)
+                if trace is not None
+                else self.augmentation(image, rng)
+            )
+        return image
+
+    def stochastic_part(
+        self,
+        image: np.ndarray,
+        image_id: int,
+        copy: int,
+        window: int,
+        epoch: int,
+        trace: Trace = None,
+    ) -> np.ndarray:
+        if self.stochastic:
+            rng = sample_rng(Stream.TRAIN_STOCHASTIC, self.seed, window, epoch, image_id, copy)
+        else:
+            rng = sample_rng(Stream.TRAIN_STOCHASTIC, self.seed, image_id, copy)
+        if self.rot90:
+            turns = int(rng.integers(0, 4))
+            _note(trace, f"rot90:{turns}")
+            image = ops.rot90(image, turns)
+        if self.hflip and rng.random() < 0.5:
+            _note(trace, "hflip")
+            image = ops.hflip(image)
+        size = self.input_size
+        if self.crop == "resize":
+            return ops.resize(image, size, size, "bilinear")
+        if self.crop == "random_crop":
+            return ops.random_crop(image, size, rng)
+        if self.crop == "center_crop":
+            return ops.center_crop(image, size)
+        return image
+
+    def __call__(
+        self, image: np.ndarray, image_id: int, copy: int = 0, window: int = 0, epoch: int = 0
+    ) -> torch.Tensor:
+        image = self.deterministic_part(image, image_id, copy)
+        return ops.to_tensor(self.stochastic_part(image, image_id, copy, window, epoch))
+
+
+class EvalPipeline:
+    """Evaluation pixels of one image: ``pipeline(image, image_id) -> list of crops`` (tensors).
+
+    Crop-if-large (central), then the mandatory degradations (``degradations=True``, the benchmark
+    mode) seeded by (seed, image ID) only, then ``crop``: ``resize`` (to ``input_size`` x
+    ``input_size``, aspect not kept), ``crop`` (central, zero-padded when smaller), ``multicrop``
+    (the four corners and the centre; one central crop when the image is not larger than the
+    input) or ``as_is``.
+    """
+
+    def __init__(
+        self,
+        input_size: int = 224,
+        crop: EvalCrop = "resize",
+        seed: int = BENCHMARK_AUGMENTATION_SEED,
+        maximum_processing_size: int | None = 1080,
+        degradations: bool = True,
+        jpeg_quality: Sequence[int] = OFFICIAL_EVAL_JPEG_QUALITIES,
+        jpeg_quality_range: tuple[int, int] | None = None,
+    ) -> None:
+        _check_choice(crop, EVAL_CROPS, "evaluation crop strategy")
+        self.input_size = int(input_size)
+        self.crop = crop
+        self.seed = int(seed)
+        self.maximum_processing_size = maximum_processing_size
+        self.degradations = (
+            EvaluationDegradations(jpeg_quality, jpeg_quality_range) if degradations else None
+        )
+
+    def degrade(self, image: np.ndarray, image_id: int, trace: Trace = None) -> np.ndarray:
+        image = ops.crop_if_large(image, self.maximum_processing_size)
+        if self.degradations is None:
+            return image
+        rng = sample_rng(Stream.EVALUATION, self.seed, image_id)
+        return self.degradations(image, rng, trace)
+
+    def make_crops(self, image: np.ndarray) -> list[np.ndarray]:
+        size = self.input_size
+        if self.crop == "resize":
+            return [ops.resize(image, size, size, "bilinear")]
+        if self.crop == "crop":
+            return [ops.center_crop(image, size)]
+        if self.crop == "multicrop":
+            height, width = image.shape[:2]
+            if height >= size and width >= size and (height > size or width > size):
+                return ops.five_crop(image, size)
+            return [ops.center_crop(image, size)]
+        return [image]
+
+    def placeholder(self) -> list[torch.Tensor]:
+        """What an unreadable image becomes: one black crop at the input size."""
+        return [torch.zeros((3, self.input_size, self.input_size), dtype=torch.uint8)]
+
+    def __call__(self, image: np.ndarray, image_id: int) -> list[torch.Tensor]:
+        return [ops.to_tensor(crop) for crop in self.make_crops(self.degrade(image, image_id))]
+
+
+def instantiate(spec: Mapping[str, Any] | str | type, what: str = "object", **defaults: Any) -> Any:
+    """Build ``{class_path: ..., init_args: {...}}`` (jsonargparse style), a bare class path or a
+    class, with ``defaults`` as keyword arguments that ``init_args`` override."""
+    if isinstance(spec, type):
+        cls, init_args = spec, {}
+    elif isinstance(spec, str):
+        cls, init_args = _import_class(spec, what), {}
+    elif isinstance(spec, Mapping):
+        unknown = set(spec) - {"class_path", "init_args"}
+        if "class_path" not in spec or unknown:
+            raise ConfigError(
+                f"{what}: expected {{class_path: module.Class, init_args: {{...}}}}, got keys "
+                f"{sorted(spec)}"
+            )
+        cls, init_args = (
+            _import_class(str(spec["class_path"]), what),
+            dict(spec.get("init_args") or {}),
+        )
+    else:
+        raise ConfigError(
+            f"{what}: expected a class path or {{class_path, init_args}}, got {spec!r}"
+        )
+    try:
+        return cls(**{**defaults, **init_args})
+    except TypeError as error:
+        raise ConfigError(
+            f"{what}: cannot build {cls.__module__}.{cls.__qualname__}: {error}"
+        ) from None
+
+
+def _import_class(path: str, what: str) -> type:
+    module_name, _, name = path.rpartition(".")
+    if not module_name:
+        raise ConfigError(f"{what}: {path!r} is not a class path (expected module.Class)")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as error:
+        raise ConfigError(f"{what}: cannot import {path!r} ({error})") from None
