@@ -101,6 +101,12 @@ def evaluate_experiment(
     return evaluate_files(discover_predictions(run_dir, stage), options)
 
 
+def metrics_file_name(stage: str = "validate") -> str:
+    """``metrics.json`` for the validation stage, ``metrics_<stage>.json`` for the others."""
+    stage = normalise_stage(stage)
+    return METRICS_FILE if stage == "validate" else f"metrics_{stage}.json"
+
+
 def write_window_metrics(
     window_dir: str | os.PathLike[str],
     window: int | None = None,
@@ -131,7 +137,7 @@ def write_window_metrics(
         "n_windows": images.n_windows,
         **evaluation.to_json(),
     }
-    return write_json_atomic(window_dir / METRICS_FILE, document)
+    return write_json_atomic(window_dir / metrics_file_name(stage), document)
 
 
 def write_summary(

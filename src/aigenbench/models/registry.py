@@ -257,6 +257,7 @@ def _register_builtins() -> None:
     from aigenbench.models import (
         hf_backbones,
         open_clip_backbones,
+        small_backbones,
         timm_backbones,
         torchvision_backbones,
     )
@@ -265,6 +266,7 @@ def _register_builtins() -> None:
     register_backbone("torchvision", torchvision_backbones.make_torchvision_backbone)
     register_backbone("open_clip", open_clip_backbones.make_open_clip_backbone)
     register_backbone("hf", hf_backbones.make_hf_backbone)
+    register_backbone("small", small_backbones.make_small_backbone)
 
     # The protocol's three baselines (PROTOCOL.md §7), through timm, normalised with CLIP's
     # mean/std as the published baselines are (§6). CLIP backbones keep CLIP's own image

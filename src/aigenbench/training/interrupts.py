@@ -1,0 +1,130 @@
+"""Stopping a window cleanly on Ctrl-C or SIGTERM: finish the batch, save ``last.ckpt``, stop.
+
+A signal only raises a flag; the training loop looks at it after each batch, where the state is
+consistent (the same point at which periodic checkpoints are taken), so the resumed run continues
+exactly where this one stopped. A second Ctrl-C stops at once (no checkpoint).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import lightning as L
+import torch
+
+from aigenbench.errors import AigenbenchError
+
+
+class RunInterrupted(AigenbenchError):
+    """Training stopped on a signal after saving a checkpoint; rerunning the command resumes."""
+
+    exit_code = 130
+
+
+class SignalFlag:
+    """Installs handlers for SIGINT and SIGTERM that record the signal instead of raising."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> SignalFlag:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            # Outside the main thread signals cannot be handled here: they stay as they are.
+            with contextlib.suppress(ValueError):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGINT and self.received == signal.SIGINT:
+            raise KeyboardInterrupt  # the second Ctrl-C: stop now
+        self.received = signum
+
+    def interrupted(self, where: str) -> RunInterrupted:
+        name = signal.Signals(self.received or signal.SIGTERM).name
+        return RunInterrupted(
+            f"stopped on {name} {where}; what is finished is saved. Run the same command again "
+            f"to continue from there."
+        )
+
+    def raise_if_received(self, where: str) -> None:
+        if self.received is not None:
+            raise self.interrupted(where)
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+
+def any_rank_signalled(flag: SignalFlag, trainer: L.Trainer) -> bool:
+    """Whether any process got a signal (every process must stop at the same batch)."""
+    local = torch.tensor([1 if flag.received is not None else 0])
+    if trainer.world_size > 1:
+        local = local.to(trainer.strategy.root_device)
+        torch.distributed.all_reduce(local, op=torch.distributed.ReduceOp.MAX)
+    return bool(local.item())
+
+
+class CheckpointOnSignal(L.Callback):
+    """After each training batch: if a signal arrived (on any rank), save a checkpoint, stop."""
+
+    def __init__(self, flag: SignalFlag, path: Path) -> None:
+        self.flag = flag
+        self.path = path
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if not any_rank_signalled(self.flag, trainer):
+            return
+        trainer.save_checkpoint(self.path, weights_only=False)
+        name = signal.Signals(self.flag.received or signal.SIGTERM).name
+        raise RunInterrupted(
+            f"stopped on {name} at step {trainer.global_step}; the state is saved in {self.path}. "
+            f"Run the same command again to continue from there."
+        )
+
+
+class StopEvaluationOnSignal(L.Callback):
+    """During an evaluation: stop after the batch when a signal arrived (nothing to save: a
+    rerun scores the window again from its final weights)."""
+
+    def __init__(self, flag: SignalFlag) -> None:
+        self.flag = flag
+
+    def _check(self, trainer: L.Trainer) -> None:
+        if any_rank_signalled(self.flag, trainer):
+            raise self.flag.interrupted("while scoring the evaluation set")
+
+    def on_validation_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        self._check(trainer)
+
+    def on_test_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        self._check(trainer)
+
+
+class RandomStateCheckpoint(L.Callback):
+    """Keeps torch's random state in checkpoints, so stochastic layers (dropout) resume exactly."""
+
+    key = "aigenbench_rng"
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, module: L.LightningModule, checkpoint: dict
+    ) -> None:
+        state = {"cpu": torch.get_rng_state()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda"] = torch.cuda.get_rng_state()
+        checkpoint[self.key] = state
+
+    def on_load_checkpoint(
+        self, trainer: L.Trainer, module: L.LightningModule, checkpoint: dict
+    ) -> None:
+        state = checkpoint.get(self.key)
+        if not state:
+            return
+        torch.set_rng_state(state["cpu"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state(state["cuda"])

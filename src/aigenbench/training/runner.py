@@ -1,0 +1,222 @@
+"""The window runner: the whole protocol, one window after another, resumable.
+
+Per window k: the window's data (``WindowDataModule``), the detector initialised from window
+k-1's final weights with a fresh optimiser and schedule, ``fit``, a validation of the whole
+evaluation set, then ``window_<k>/``: ``membership.json``, ``checkpoints/final.ckpt``,
+``predictions_validate.npz``, ``metrics.json`` and ``DONE`` last. Rerunning the same command
+skips DONE windows and continues a half-done one from ``last.ckpt``.
+
+Several processes (DDP) run this same code; only global rank 0 writes files, and evaluation
+rows are gathered in memory.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aigenbench.config import Config, check_experiment_id
+from aigenbench.errors import ConfigError, DataError
+from aigenbench.protocol import BenchmarkPlan, Timeline, load_timeline, make_plan
+
+logger = logging.getLogger("aigenbench")
+
+
+def launched_as_rank_zero() -> bool:
+    """Whether this process is global rank 0, judged before any Trainer exists (env vars)."""
+    for variable in ("RANK", "SLURM_PROCID"):
+        if variable in os.environ:
+            return os.environ[variable] == "0"
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
+@dataclass
+class WindowResult:
+    window: int
+    generators: list[str]
+    seconds: float
+    steps: int
+    epochs: int
+    n_train: int
+    n_eval: int
+    skipped: bool = False
+    headline: dict[str, float | None] = field(default_factory=dict)
+
+
+def choose_timeline(config: Config, source: Any) -> Timeline:
+    """``protocol.timeline`` if set, else the dataset's own ``timeline.csv``, else v1.0."""
+    if config.protocol.timeline:
+        return load_timeline(config.protocol.timeline)
+    own = source.timeline
+    return own if own is not None else Timeline.builtin()
+
+
+def check_backbone(spec: str) -> None:
+    """An unknown backbone is a ConfigError (with close names) before any data is read."""
+    from aigenbench.models.registry import resolve_spec
+
+    family, name, _, _ = resolve_spec(spec)
+    if family == "timm":
+        from aigenbench.models.timm_backbones import check_timm_name
+
+        check_timm_name(name)
+
+
+class ExperimentRunner:
+    """Runs (or re-scores) the windows of one experiment."""
+
+    def __init__(self, config: Config, *, quiet: bool = False) -> None:
+        from aigenbench.training.experiment_dir import ExperimentDir
+        from aigenbench.training.interrupts import SignalFlag
+
+        self.config = config
+        self.flag = SignalFlag()
+        self.quiet = quiet
+        self.rank_zero = launched_as_rank_zero()
+        for module in config.experiment.imports:
+            try:
+                importlib.import_module(module)
+            except ImportError as error:
+                raise ConfigError(
+                    f"experiment.imports: cannot import {module!r} ({error}); is it on PYTHONPATH?"
+                ) from None
+        check_experiment_id(config.experiment_id)
+        check_backbone(config.model.backbone)
+        self.dir = ExperimentDir(config.run_dir)
+        self.source = self._open_source()
+        self.timeline = choose_timeline(config, self.source)
+        self.plan: BenchmarkPlan = make_plan(
+            self.source.generators("train"),
+            self.source.generators("validation"),
+            config.protocol,
+            self.timeline,
+        )
+        if config.experiment.window is not None:
+            self.plan.check_window(config.experiment.window)
+
+    # ------------------------------------------------------------------------------ set-up
+
+    def _open_source(self) -> Any:
+        from aigenbench.data.sources import open_source
+
+        path = self.config.data.source
+        if not path:
+            raise ConfigError(
+                "no dataset: pass --dataset PATH (or data.source in a config); "
+                "`aigenbench data synth DIR` builds a small one to try things with"
+            )
+        if not Path(path).exists():
+            raise DataError(
+                f"dataset path {path} does not exist; check --dataset / data.source "
+                f"(`aigenbench data synth DIR` builds a small benchmark to try things with)"
+            )
+        return open_source(path, self.config.data.source_kind)
+
+    def say(self, text: str) -> None:
+        if self.rank_zero and not self.quiet:
+            print(text, flush=True)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        if not self.rank_zero:
+            yield
+            return
+        self.dir.lock()
+        try:
+            yield
+        finally:
+            self.dir.unlock()
+
+    # --------------------------------------------------------------------------------- fit
+
+    def fit(self) -> list[WindowResult]:
+        """Train and validate every window (or ``experiment.window``), resuming what exists."""
+        from aigenbench.training.window import WindowJob
+
+        with self._locked(), self.flag:
+            if self.rank_zero:
+                self.dir.record_config(self.config.raw)
+            self._describe()
+            windows = self._windows_to_run()
+            results: list[WindowResult] = []
+            detector = None
+            started = time.perf_counter()
+            for window in windows:
+                self.flag.raise_if_received(f"before window {window}")
+                job = WindowJob(self, window, detector)
+                result = job.run()
+                detector = job.final_detector
+                results.append(result)
+            if self.rank_zero:
+                self._write_summary()
+            self.say(
+                f"\nexperiment {self.config.experiment_id}: {len(results)} window(s) in "
+                f"{time.perf_counter() - started:.1f} s -> {self.dir.root}"
+            )
+            return results
+
+    def _windows_to_run(self) -> list[int]:
+        only = self.config.experiment.window
+        if only is None:
+            return list(range(self.plan.n_windows))
+        missing = [k for k in range(only) if not self.dir.is_done(k)]
+        if missing:
+            raise ConfigError(
+                f"window {only} starts from window {only - 1}'s weights, but window(s) "
+                f"{', '.join(map(str, missing))} are not done; run them first (or drop --window)"
+            )
+        return [only]
+
+    def _describe(self) -> None:
+        plan = self.plan
+        self.say(
+            f"experiment {self.config.experiment_id} ({self.dir.root}): "
+            f"{plan.config.benchmark_type}, {plan.n_windows} window(s), "
+            f"timeline {self.timeline.source}, dataset {self.source.name}"
+        )
+        for note in plan.notes:
+            self.say(f"note: {note}")
+
+    def _write_summary(self) -> None:
+        from aigenbench.evaluation.experiment import write_summary
+
+        write_summary(self.dir.root, "validate")
+
+    # ----------------------------------------------------------------------- validate/test
+
+    def score(self, stage: str) -> list[Path]:
+        """Re-score every finished window on ``stage`` ('validate' or 'test') from final.ckpt."""
+        from aigenbench.training.window import WindowJob
+
+        done = [k for k in range(self.plan.n_windows) if self.dir.is_done(k)]
+        if not done:
+            raise ConfigError(
+                f"experiment {self.dir.root} has no finished window; run `aigenbench fit` first"
+            )
+        paths = []
+        with self._locked(), self.flag:
+            if self.rank_zero:
+                self.dir.record_config(self.config.raw)  # refuses result-changing overrides
+            for window in done:
+                paths.append(WindowJob(self, window, None).score(stage))
+            if self.rank_zero and stage == "validate":
+                self._write_summary()
+        return paths
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's start-up chatter (GPU/TPU lines, tips) out of the user's terminal."""
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    # The DataModule restores the position in the epoch itself (its state is in the checkpoint).
+    warnings.filterwarnings("ignore", message=r".*your dataloader is not resumable.*")

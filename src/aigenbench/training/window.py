@@ -1,0 +1,369 @@
+"""One window of an experiment: train it (or resume it), score it, record it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import lightning as L
+
+from aigenbench.evaluation.experiment import write_window_metrics
+from aigenbench.evaluation.predictions import predictions_file_name, save_predictions
+from aigenbench.protocol import REAL_GENERATOR
+from aigenbench.training.cached_data import CachedFeatures, FeatureDataModule
+from aigenbench.training.collect import collect_predictions
+from aigenbench.training.interrupts import (
+    CheckpointOnSignal,
+    RandomStateCheckpoint,
+    StopEvaluationOnSignal,
+)
+
+if TYPE_CHECKING:
+    from aigenbench.data.datamodule import WindowDataModule
+    from aigenbench.models.detector import Detector
+    from aigenbench.training.module import DetectorModule
+    from aigenbench.training.runner import ExperimentRunner, WindowResult
+
+logger = logging.getLogger("aigenbench")
+
+
+class WindowJob:
+    """Trains, scores and records window ``window`` of ``runner``'s experiment."""
+
+    def __init__(self, runner: ExperimentRunner, window: int, previous: Detector | None) -> None:
+        self.runner = runner
+        self.config = runner.config
+        self.plan = runner.plan
+        self.dir = runner.dir
+        self.window = window
+        self._previous = previous
+        self._final: Detector | None = None
+
+    # ------------------------------------------------------------------------------ weights
+
+    @property
+    def final_detector(self) -> Detector:
+        """This window's final weights (loaded from final.ckpt when the window was skipped)."""
+        if self._final is None:
+            self._final = self._load_final(self.window)
+        return self._final
+
+    def _load_final(self, window: int) -> Detector:
+        from aigenbench.models.build import load_detector
+
+        return load_detector(self.dir.final_checkpoint(window)).detector
+
+    def _starting_detector(self) -> Detector | None:
+        """Window k starts from window k-1's final weights (None: build from the config)."""
+        if self._previous is not None:
+            return self._previous
+        if self.window > 0:
+            return self._load_final(self.window - 1)
+        return None
+
+    def _offsets(self) -> tuple[int, int]:
+        steps = epochs = 0
+        for earlier in range(self.window):
+            record = self.dir.done_record(earlier)
+            steps += int(record.get("steps", 0))
+            epochs += int(record.get("epochs", 0))
+        return steps, epochs
+
+    def _known_generator_ids(self) -> list[int]:
+        names = {REAL_GENERATOR}
+        for window in self.plan.windows[: self.window + 1]:
+            names.update(window)
+        return [i for i, name in enumerate(self.plan.generator_names) if name in names]
+
+    def module(self, detector: Detector | None) -> DetectorModule:
+        from aigenbench.training.module import DetectorModule
+
+        if detector is None:
+            L.seed_everything(self.config.experiment.seed + self.window, verbose=False)
+        steps, epochs = self._offsets()
+        return DetectorModule(
+            self.config.model,
+            self.plan.generator_names,
+            window=self.window,
+            step_offset=steps,
+            epoch_offset=epochs,
+            known_generator_ids=self._known_generator_ids(),
+            detector=detector,
+        )
+
+    # --------------------------------------------------------------------------------- data
+
+    def datamodule(self, stage: str = "validate") -> WindowDataModule:
+        from aigenbench.data.datamodule import WindowDataModule
+
+        model = self.config.model
+        return WindowDataModule(
+            self.runner.source,
+            self.plan,
+            self.window,
+            self.config.data,
+            input_size=model.input_size,
+            train_crop=model.train_crop,
+            eval_crop=model.eval_crop,
+            stage=stage,
+        )
+
+    def membership(self) -> dict[str, Any]:
+        evaluation = self.plan.evaluation("validate")
+        return {
+            "window": self.window,
+            "generators": self.plan.windows[self.window],
+            "train_ids": self.plan.training_ids(self.window),
+            "eval_ids": list(evaluation.ids),
+            "pairing": {str(row_id): gen for row_id, gen in evaluation.pairing.items()},
+        }
+
+    # ------------------------------------------------------------------------------ trainers
+
+    def _trainer_options(self) -> dict[str, Any]:
+        trainer = self.config.trainer
+        return {
+            "accelerator": trainer.accelerator,
+            "devices": trainer.devices,
+            "num_nodes": trainer.num_nodes,
+            "strategy": trainer.strategy,
+            "precision": trainer.precision,
+            "deterministic": trainer.deterministic,
+            "enable_progress_bar": trainer.enable_progress_bar,
+            "use_distributed_sampler": False,  # the data samplers shard by rank themselves
+            "enable_model_summary": False,
+        }
+
+    def _loggers(self) -> list[Any]:
+        from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+        chosen = self.config.experiment.loggers
+        version = f"window_{self.window}"
+        loggers: list[Any] = []
+        if "tensorboard" in chosen:
+            loggers.append(
+                TensorBoardLogger(self.dir.logs_dir, name="tensorboard", version=version)
+            )
+        if "csv" in chosen:
+            loggers.append(CSVLogger(self.dir.logs_dir, name="csv", version=version))
+        if "wandb" in chosen:
+            loggers.append(self._wandb_logger())
+        return loggers
+
+    def _wandb_logger(self) -> Any:
+        from aigenbench.errors import ConfigError
+
+        try:
+            import wandb  # noqa: F401
+            from lightning.pytorch.loggers import WandbLogger
+        except ImportError:
+            raise ConfigError(
+                "experiment.loggers has wandb but wandb is not installed: "
+                "pip install 'aigenbench[wandb]'"
+            ) from None
+        return WandbLogger(
+            project=self.config.experiment.wandb_project,
+            group=self.config.experiment_id,
+            name=f"{self.config.experiment_id}/window_{self.window}",
+            save_dir=str(self.dir.logs_dir),
+        )
+
+    def fit_trainer(self) -> L.Trainer:
+        from lightning.pytorch.callbacks import ModelCheckpoint
+
+        trainer = self.config.trainer
+        periodic = ModelCheckpoint(
+            dirpath=self.dir.checkpoint_dir(self.window),
+            save_top_k=0,
+            save_last=True,
+            every_n_train_steps=self.config.experiment.checkpoint_every_n_steps,
+            save_on_train_epoch_end=True,
+        )
+        return L.Trainer(
+            **self._trainer_options(),
+            max_epochs=trainer.max_epochs,
+            max_steps=trainer.max_steps,
+            accumulate_grad_batches=trainer.accumulate_grad_batches,
+            gradient_clip_val=trainer.gradient_clip_val,
+            gradient_clip_algorithm=trainer.gradient_clip_algorithm,
+            log_every_n_steps=trainer.log_every_n_steps,
+            limit_train_batches=trainer.limit_train_batches,
+            limit_val_batches=0,
+            num_sanity_val_steps=0,
+            default_root_dir=self.dir.checkpoint_dir(self.window),
+            logger=self._loggers() or False,
+            callbacks=[
+                periodic,
+                CheckpointOnSignal(self.runner.flag, self.dir.last_checkpoint(self.window)),
+                RandomStateCheckpoint(),
+            ],
+        )
+
+    def eval_trainer(self) -> L.Trainer:
+        return L.Trainer(
+            **self._trainer_options(),
+            logger=False,
+            enable_checkpointing=False,
+            callbacks=[StopEvaluationOnSignal(self.runner.flag)],
+        )
+
+    # ---------------------------------------------------------------------------------- run
+
+    def run(self) -> WindowResult:
+        from aigenbench.training.runner import WindowResult
+
+        window, started = self.window, time.perf_counter()
+        generators = self.plan.windows[window]
+        if self.dir.is_done(window):
+            record = self.dir.done_record(window)
+            self.runner.say(f"\nwindow {window}: done earlier, skipped ({', '.join(generators)})")
+            return WindowResult(
+                window,
+                generators,
+                0.0,
+                int(record.get("steps", 0)),
+                int(record.get("epochs", 0)),
+                int(record.get("n_train", 0)),
+                int(record.get("n_eval", 0)),
+                skipped=True,
+            )
+        n_train = len(self.plan.training_ids(window))
+        n_eval = len(self.plan.evaluation("validate"))
+        self.runner.say(
+            f"\nwindow {window}/{self.plan.n_windows - 1}: {', '.join(generators)} | "
+            f"{n_train} training images x {self.config.data.augmentation_factor} copies, "
+            f"{n_eval} evaluation images"
+        )
+        if self.runner.rank_zero:
+            self.dir.write_membership(window, self.membership())
+        datamodule = self.datamodule()
+        steps = epochs = 0
+        if self.dir.final_checkpoint(window).is_file():
+            module = self.module(self._load_final(window))
+            record = self.dir.done_record(window)
+            steps, epochs = int(record.get("steps", 0)), int(record.get("epochs", 0))
+        else:
+            module = self.module(self._starting_detector())
+            steps, epochs = self._fit(module, datamodule)
+        self._final = module.detector
+        predictions_path = self._score(module, datamodule, "validate")
+        headline: dict[str, float | None] = {}
+        if self.runner.rank_zero and predictions_path is not None:
+            metrics = write_window_metrics(self.dir.window_dir(window), window, "validate")
+            headline = _headline(metrics)
+            self.dir.mark_done(
+                window,
+                {
+                    "generators": generators,
+                    "steps": steps,
+                    "epochs": epochs,
+                    "n_train": n_train,
+                    "n_eval": n_eval,
+                    "seconds": round(time.perf_counter() - started, 3),
+                    "headline": headline,
+                },
+            )
+            self.dir.last_checkpoint(window).unlink(missing_ok=True)
+            self.runner.say(f"window {window}: {_headline_text(headline)}")
+        return WindowResult(
+            window,
+            generators,
+            time.perf_counter() - started,
+            steps,
+            epochs,
+            n_train,
+            n_eval,
+            headline=headline,
+        )
+
+    def _fit(self, module: DetectorModule, datamodule: WindowDataModule) -> tuple[int, int]:
+        resume = self.dir.resume_checkpoint(self.window)
+        if resume is not None:
+            self.runner.say(f"window {self.window}: resuming from {resume}")
+        # Weights loaded from a checkpoint come in eval mode; training starts in train mode (a
+        # frozen backbone keeps itself in eval mode).
+        module.train()
+        trainer = self.fit_trainer()
+        data: L.LightningDataModule = datamodule
+        cache = self._cache(module, trainer, training=True)
+        if cache is not None:
+            store = cache.fill_training(module.detector, datamodule, trainer.strategy.root_device)
+            data = FeatureDataModule(datamodule, train_store=store)
+        trainer.fit(
+            module,
+            datamodule=data,
+            ckpt_path=str(resume) if resume is not None else None,
+            weights_only=True,
+        )
+        # weights only: the next window starts from these with a fresh optimiser and schedule
+        trainer.save_checkpoint(self.dir.final_checkpoint(self.window), weights_only=True)
+        return int(trainer.global_step), int(trainer.current_epoch)
+
+    def _cache(
+        self, module: DetectorModule, trainer: L.Trainer, *, training: bool
+    ) -> CachedFeatures | None:
+        """The feature cache, when this window's backbone is frozen and one process runs it.
+
+        Training features also need a training pipeline without stochastic part.
+        """
+        if self.config.experiment.feature_cache == "off" or trainer.world_size > 1:
+            return None
+        if not module.backbone_frozen_for_window():
+            return None
+        if training and self.config.data.stochastic_augmentation:
+            return None
+        return CachedFeatures(self.dir.features_dir, self.config.raw, self.config.trainer.precision)
+
+    def _score(
+        self, module: DetectorModule, datamodule: WindowDataModule, stage: str
+    ) -> Path | None:
+        trainer = self.eval_trainer()
+        data: L.LightningDataModule = datamodule
+        cache = self._cache(module, trainer, training=False)
+        if cache is not None:
+            store = cache.fill_evaluation(
+                module.detector, datamodule, stage, trainer.strategy.root_device
+            )
+            data = FeatureDataModule(datamodule, eval_store=store)
+        if stage == "test":
+            trainer.test(module, datamodule=data, verbose=False)
+        else:
+            trainer.validate(module, datamodule=data, verbose=False)
+        evaluation = self.plan.evaluation(stage)  # type: ignore[arg-type]
+        predictions = collect_predictions(
+            module.eval_outputs, trainer.world_size, self.plan, evaluation
+        )
+        if predictions is None:  # not rank 0
+            return None
+        path = self.dir.window_dir(self.window) / predictions_file_name(stage)
+        save_predictions(path, predictions)
+        return path
+
+    def score(self, stage: str) -> Path:
+        """Score this (finished) window's final weights on ``stage``."""
+        module = self.module(self._load_final(self.window))
+        path = self._score(module, self.datamodule(stage), stage)
+        if self.runner.rank_zero and path is not None:
+            write_window_metrics(self.dir.window_dir(self.window), self.window, stage)
+        return path or self.dir.window_dir(self.window) / predictions_file_name(stage)
+
+
+def _headline(metrics_path: Path) -> dict[str, float | None]:
+    import json
+
+    document = json.loads(metrics_path.read_text(encoding="utf-8"))
+    headline = {}
+    for subset in ("next", "past", "growing", "whole"):
+        values = document.get(subset) or {}
+        headline[f"{subset}_auroc"] = values.get("auroc")
+    return headline
+
+
+def _headline_text(headline: dict[str, float | None]) -> str:
+    parts = []
+    for key, value in headline.items():
+        name = key.removesuffix("_auroc")
+        parts.append(f"{name} AUROC {'-' if value is None else f'{100 * value:.2f}'}")
+    return ", ".join(parts)
