@@ -1,0 +1,65 @@
+"""``aigenbench predict``: fake scores for image files and folders with a trained detector."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from aigenbench.commands._args import command_parser, positive_int
+from aigenbench.files import atomic_open
+
+
+def main(argv: list[str], command: str = "predict") -> int:
+    parser = command_parser(
+        command,
+        "Score images with a trained detector: the model's own evaluation transform, no benchmark\n"
+        "degradations. Writes CSV rows path,score,label (score = probability of being generated;\n"
+        "label fake/real at the threshold, or 'unreadable' for a file that cannot be decoded).",
+    )
+    parser.add_argument(
+        "model", help="a .ckpt, a window folder (runs/<id>/window_<k>) or an experiment folder"
+    )
+    parser.add_argument(
+        "paths", nargs="+", help="image files and/or folders (searched recursively)"
+    )
+    parser.add_argument("-o", "--output", help="CSV file to write (default: standard output)")
+    parser.add_argument("--batch-size", type=positive_int, default=32, metavar="N")
+    parser.add_argument("--workers", type=int, default=0, metavar="N", help="loader processes (0)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (auto)")
+    parser.add_argument(
+        "--threshold", type=float, default=None, help="fake above this (default: the model's)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    args = parser.parse_args(argv)
+
+    from aigenbench.inference import find_images, score_files, write_scores_csv
+
+    files = find_images(args.paths)
+    rows, config = score_files(
+        args.model,
+        files,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    threshold = config.classification_threshold if args.threshold is None else args.threshold
+    if args.output:
+        with atomic_open(Path(args.output), "w") as handle:
+            write_scores_csv(rows, threshold, handle)
+    else:
+        write_scores_csv(rows, threshold, sys.stdout)
+
+    unreadable = [row for row in rows if row.score is None]
+    fakes = sum(1 for row in rows if row.label(threshold) == "fake")
+    print(
+        f"scored {len(rows) - len(unreadable)} image(s): {fakes} fake, "
+        f"{len(rows) - len(unreadable) - fakes} real (threshold {threshold})"
+        + (f"; wrote {args.output}" if args.output else ""),
+        file=sys.stderr,
+    )
+    if unreadable:
+        print(f"{len(unreadable)} file(s) could not be read:", file=sys.stderr)
+        for row in unreadable:
+            print(f"  {row.path}: {row.error}", file=sys.stderr)
+    return 0
