@@ -112,6 +112,8 @@ class TrainerConfig:
     deterministic: bool = False
     """``torch.use_deterministic_algorithms`` (slower on GPUs; CPU runs repeat exactly anyway)."""
     enable_progress_bar: bool = True
+    """Progress bars with an ETA in a terminal (never in a log file, where each window prints
+    one line when it is done)."""
     limit_train_batches: int | float | None = None
     """Debugging: train on this many batches (or this fraction) of each window."""
 

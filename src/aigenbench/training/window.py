@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from aigenbench.training.interrupts import (
     RandomStateCheckpoint,
     StopEvaluationOnSignal,
 )
+from aigenbench.training.progress import WindowProgressBar
 
 if TYPE_CHECKING:
     from aigenbench.data.datamodule import WindowDataModule
@@ -131,7 +133,7 @@ class WindowJob:
             "strategy": trainer.strategy,
             "precision": trainer.precision,
             "deterministic": trainer.deterministic,
-            "enable_progress_bar": trainer.enable_progress_bar,
+            "enable_progress_bar": self._show_progress(),
             "use_distributed_sampler": False,  # the data samplers shard by rank themselves
             "enable_model_summary": False,
         }
@@ -195,6 +197,7 @@ class WindowJob:
             default_root_dir=self.dir.checkpoint_dir(self.window),
             logger=self._loggers() or False,
             callbacks=[
+                *self._progress_bar(),
                 periodic,
                 CheckpointOnSignal(self.runner.flag, self.dir.last_checkpoint(self.window)),
                 RandomStateCheckpoint(),
@@ -206,8 +209,15 @@ class WindowJob:
             **self._trainer_options(),
             logger=False,
             enable_checkpointing=False,
-            callbacks=[StopEvaluationOnSignal(self.runner.flag)],
+            callbacks=[*self._progress_bar(), StopEvaluationOnSignal(self.runner.flag)],
         )
+
+    def _progress_bar(self) -> list[L.Callback]:
+        return [WindowProgressBar()] if self._show_progress() else []
+
+    def _show_progress(self) -> bool:
+        # In a log file a bar is a long line of carriage returns: the per-window lines suffice.
+        return bool(self.config.trainer.enable_progress_bar) and sys.stderr.isatty()
 
     # ---------------------------------------------------------------------------------- run
 
