@@ -16,11 +16,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from aigenbench.data.sources import IMAGE_SUFFIXES
 from aigenbench.errors import ConfigError, DataError
-
-IMAGE_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"}
-)
 
 
 @dataclass

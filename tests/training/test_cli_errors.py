@@ -114,3 +114,36 @@ def test_print_config_shows_the_resolved_whole(run_cli, tiny_benchmark, tiny_con
     assert resolved["data"]["augmentation_factor"] == 4  # from the protocol config
     assert resolved["model"]["backbone"] == "timm:test_resnet"  # from the tiny config
     assert not (tmp_path / "x").exists()
+
+
+def test_wandb_without_the_package_says_how_to_install_it(
+    run_cli, tiny_benchmark, tiny_config, tmp_path, monkeypatch
+):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_wandb(name, *args, **kwargs):
+        if name == "wandb" or name.startswith("wandb."):
+            raise ImportError("No module named 'wandb'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_wandb)
+    result = run_cli(
+        *fit_args(tiny_config, tiny_benchmark, tmp_path, "x"), "--experiment.loggers", "[wandb]"
+    )
+    assert result.exit_code == 2
+    assert "pip install 'aigenbench[wandb]'" in result.err
+    assert not (tmp_path / "x").exists()
+
+
+def test_shipped_configs_all_parse(tiny_benchmark):
+    from aigenbench.config import packaged_configs, parse_config
+
+    for name in packaged_configs():
+        if name.startswith("models/"):
+            argv = ["--config", "protocol/sliding_windows", "--config", name]
+        else:
+            argv = ["--config", name, "--model.backbone", "small:cnn"]
+        config = parse_config([*argv, "--dataset", str(tiny_benchmark)])
+        assert config.data.source == str(tiny_benchmark), name

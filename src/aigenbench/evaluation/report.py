@@ -140,7 +140,8 @@ def _problems(content: Any, prefix: str = "") -> list[tuple[str, Any]]:
         for key, value in content.items():
             path = f"{prefix}.{key}" if prefix else str(key)
             if any(word in str(key).lower() for word in PROBLEM_WORDS):
-                found.append((path, value))
+                if value:  # an empty list of unreadable images is no problem
+                    found.append((path, value))
             else:
                 found.extend(_problems(value, path))
     return found

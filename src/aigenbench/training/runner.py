@@ -70,6 +70,17 @@ def check_backbone(spec: str) -> None:
         check_timm_name(name)
 
 
+def check_loggers(loggers: list[str]) -> None:
+    if "wandb" in loggers:
+        try:
+            import wandb  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "experiment.loggers has wandb but wandb is not installed: "
+                "pip install 'aigenbench[wandb]'"
+            ) from None
+
+
 class ExperimentRunner:
     """Runs (or re-scores) the windows of one experiment."""
 
@@ -90,6 +101,7 @@ class ExperimentRunner:
                 ) from None
         check_experiment_id(config.experiment_id)
         check_backbone(config.model.backbone)
+        check_loggers(config.experiment.loggers)
         self.dir = ExperimentDir(config.run_dir)
         self.source = self._open_source()
         self.timeline = choose_timeline(config, self.source)
@@ -186,9 +198,47 @@ class ExperimentRunner:
             self.say(f"note: {note}")
 
     def _write_summary(self) -> None:
-        from aigenbench.evaluation.experiment import write_summary
+        import json
 
-        write_summary(self.dir.root, "validate")
+        from aigenbench.evaluation.experiment import write_summary
+        from aigenbench.files import write_json_atomic
+
+        path = write_summary(self.dir.root, "validate")
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        summary["data"] = self.data_summary()
+        write_json_atomic(path, summary)
+
+    def data_summary(self) -> dict[str, Any]:
+        """What the experiment ran on: dataset, timeline, windows, sizes, unreadable images."""
+        from aigenbench.evaluation.predictions import find_predictions, load_predictions
+
+        plan = self.plan
+        unreadable: list[dict[str, Any]] = []
+        done = [k for k in range(plan.n_windows) if self.dir.is_done(k)]
+        path = find_predictions(self.dir.window_dir(done[-1]), "validate") if done else None
+        if path is not None:
+            predictions = load_predictions(path)
+            if predictions.fused_valid is not None:
+                for row_id in predictions.identifier[~predictions.fused_valid].tolist():
+                    where = self.source.describe("validation", int(row_id))
+                    unreadable.append({"id": int(row_id), "path": where})
+        return {
+            "dataset": str(self.source.path),
+            "kind": getattr(self.source, "kind", "?"),
+            "timeline": self.timeline.source,
+            "benchmark_type": plan.config.benchmark_type,
+            "windows": plan.windows,
+            "train_rows": len(plan.train),
+            "validation_rows": len(plan.validation),
+            "evaluated_images": len(plan.evaluation("validate")),
+            "dropped_rows": {"train": plan.train.dropped, "validation": plan.validation.dropped},
+            "notes": plan.notes,
+            "unreadable_evaluation_images": unreadable,
+            "training_images_that_fail_to_decode": (
+                "are replaced deterministically by another image of the same label and logged "
+                "as they occur; `aigenbench data check` lists them all up front"
+            ),
+        }
 
     # ----------------------------------------------------------------------- validate/test
 

@@ -155,16 +155,8 @@ class WindowJob:
         return loggers
 
     def _wandb_logger(self) -> Any:
-        from aigenbench.errors import ConfigError
+        from lightning.pytorch.loggers import WandbLogger  # wandb itself: checked by the runner
 
-        try:
-            import wandb  # noqa: F401
-            from lightning.pytorch.loggers import WandbLogger
-        except ImportError:
-            raise ConfigError(
-                "experiment.loggers has wandb but wandb is not installed: "
-                "pip install 'aigenbench[wandb]'"
-            ) from None
         return WandbLogger(
             project=self.config.experiment.wandb_project,
             group=self.config.experiment_id,
