@@ -30,7 +30,19 @@ def main(argv: list[str], command: str = "predict") -> int:
         "--threshold", type=float, default=None, help="fake above this (default: the model's)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import this module first (one that registers the model's backbone family)",
+    )
     args = parser.parse_args(argv)
+
+    from aigenbench.training.runner import import_modules
+
+    import_modules(args.imports)
 
     from aigenbench.inference import find_images, score_files, write_scores_csv
 

@@ -70,6 +70,15 @@ def check_backbone(spec: str) -> None:
         check_timm_name(name)
 
 
+def import_modules(modules: list[str]) -> None:
+    """Import user modules (e.g. ones registering backbone factories); a clear error if not."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise ConfigError(f"cannot import {module!r} ({error}); is it on PYTHONPATH?") from None
+
+
 def check_loggers(loggers: list[str]) -> None:
     if "wandb" in loggers:
         try:
@@ -92,13 +101,7 @@ class ExperimentRunner:
         self.flag = SignalFlag()
         self.quiet = quiet
         self.rank_zero = launched_as_rank_zero()
-        for module in config.experiment.imports:
-            try:
-                importlib.import_module(module)
-            except ImportError as error:
-                raise ConfigError(
-                    f"experiment.imports: cannot import {module!r} ({error}); is it on PYTHONPATH?"
-                ) from None
+        import_modules(config.experiment.imports)
         check_experiment_id(config.experiment_id)
         check_backbone(config.model.backbone)
         check_loggers(config.experiment.loggers)
