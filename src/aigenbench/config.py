@@ -40,6 +40,7 @@ RUNTIME_KEYS = (
     "experiment.loggers",
     "experiment.wandb_project",
     "experiment.checkpoint_every_n_steps",
+    "experiment.checkpoint_every_minutes",
     "experiment.imports",
     "data.num_workers",
     "data.eval_batch_size",
@@ -74,8 +75,11 @@ class ExperimentConfig:
     """``auto``: with a frozen backbone, compute each evaluation image's features once per
     experiment and reuse them in every window (and training features when the augmentation has
     no stochastic part); identical results, much faster. ``off``: always run the backbone."""
-    checkpoint_every_n_steps: int = 50
-    """Save ``last.ckpt`` every this many optimiser steps (and on Ctrl-C / SIGTERM)."""
+    checkpoint_every_n_steps: int | None = None
+    """Save ``last.ckpt`` every this many optimiser steps; None: every
+    ``checkpoint_every_minutes``. Either way also on Ctrl-C / SIGTERM, after the batch."""
+    checkpoint_every_minutes: float = 10.0
+    """Save ``last.ckpt`` this often (wall time) when ``checkpoint_every_n_steps`` is None."""
     loggers: list[Literal["tensorboard", "csv", "wandb"]] = field(
         default_factory=lambda: ["tensorboard", "csv"]
     )

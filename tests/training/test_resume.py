@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -110,5 +111,7 @@ def test_crash_after_training_before_done_is_finished_from_final_weights(
         (copy / "window_1" / name).unlink()
     (copy / ".lock").unlink(missing_ok=True)
     assert main(fit_args(config, tiny_benchmark, tmp_path, "copy", *EXTRA)) == 0
-    assert (copy / "window_1" / "DONE").is_file()
+    done = json.loads((copy / "window_1" / "DONE").read_text())
+    reference_done = json.loads((reference_dir / "window_1" / "DONE").read_text())
+    assert (done["steps"], done["epochs"]) == (reference_done["steps"], reference_done["epochs"])
     assert_same_predictions(reference_dir, copy, 2)

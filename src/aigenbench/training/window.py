@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,13 @@ class WindowJob:
         if self.window > 0:
             return self._load_final(self.window - 1)
         return None
+
+    def _final_progress(self) -> tuple[int, int]:
+        """Optimiser steps and epochs of this window, as its final checkpoint records them."""
+        from aigenbench.models.build import read_checkpoint
+
+        content = read_checkpoint(self.dir.final_checkpoint(self.window))
+        return int(content.get("global_step", 0)), int(content.get("epoch", 0))
 
     def _offsets(self) -> tuple[int, int]:
         steps = epochs = 0
@@ -168,12 +176,18 @@ class WindowJob:
         from lightning.pytorch.callbacks import ModelCheckpoint
 
         trainer = self.config.trainer
+        experiment = self.config.experiment
+        every: dict[str, Any] = (
+            {"every_n_train_steps": experiment.checkpoint_every_n_steps}
+            if experiment.checkpoint_every_n_steps
+            else {"train_time_interval": timedelta(minutes=experiment.checkpoint_every_minutes)}
+        )
         periodic = ModelCheckpoint(
             dirpath=self.dir.checkpoint_dir(self.window),
             save_top_k=0,
             save_last=True,
-            every_n_train_steps=self.config.experiment.checkpoint_every_n_steps,
             save_on_train_epoch_end=True,
+            **every,
         )
         return L.Trainer(
             **self._trainer_options(),
@@ -221,6 +235,8 @@ class WindowJob:
         if self.dir.is_done(window):
             record = self.dir.done_record(window)
             self.runner.say(f"\nwindow {window}: done earlier, skipped ({', '.join(generators)})")
+            if self.runner.rank_zero:  # a kill between DONE and this clean-up leaves it behind
+                self.dir.last_checkpoint(window).unlink(missing_ok=True)
             return WindowResult(
                 window,
                 generators,
@@ -242,10 +258,9 @@ class WindowJob:
             self.dir.write_membership(window, self.membership())
         datamodule = self.datamodule()
         steps = epochs = 0
-        if self.dir.final_checkpoint(window).is_file():
+        if self.dir.final_checkpoint(window).is_file():  # trained, then stopped before DONE
             module = self.module(self._load_final(window))
-            record = self.dir.done_record(window)
-            steps, epochs = int(record.get("steps", 0)), int(record.get("epochs", 0))
+            steps, epochs = self._final_progress()
         else:
             module = self.module(self._starting_detector())
             steps, epochs = self._fit(module, datamodule)
