@@ -170,12 +170,20 @@ class ExperimentRunner:
                 result = job.run()
                 detector = job.final_detector
                 results.append(result)
-            if self.rank_zero:
-                self._write_summary()
+            headline = self._write_summary() if self.rank_zero else {}
             self.say(
                 f"\nexperiment {self.config.experiment_id}: {len(results)} window(s) in "
                 f"{time.perf_counter() - started:.1f} s -> {self.dir.root}"
             )
+            if headline:
+                self.say(
+                    "AUROC averaged over time: "
+                    + ", ".join(
+                        f"{name.removesuffix('_auroc').capitalize()} "
+                        + ("-" if value is None else f"{100 * value:.2f}")
+                        for name, value in headline.items()
+                    )
+                )
             return results
 
     def _windows_to_run(self) -> list[int]:
@@ -200,7 +208,8 @@ class ExperimentRunner:
         for note in plan.notes:
             self.say(f"note: {note}")
 
-    def _write_summary(self) -> None:
+    def _write_summary(self) -> dict[str, float | None]:
+        """summary.json (metrics of every finished window + the data summary); the headline."""
         import json
 
         from aigenbench.evaluation.experiment import write_summary
@@ -210,6 +219,7 @@ class ExperimentRunner:
         summary = json.loads(path.read_text(encoding="utf-8"))
         summary["data"] = self.data_summary()
         write_json_atomic(path, summary)
+        return dict(summary.get("metrics", {}).get("headline", {}))
 
     def data_summary(self) -> dict[str, Any]:
         """What the experiment ran on: dataset, timeline, windows, sizes, unreadable images."""
