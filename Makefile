@@ -20,7 +20,6 @@ env: $(VENV)/.installed
 
 $(VENV)/.torch:
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH_SPEC)
 	touch $@
 
