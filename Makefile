@@ -24,7 +24,7 @@ $(VENV)/.torch:
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.torch pyproject.toml
-	$(PIP) install -q -e '.[dev,open_clip,hf]'
+	$(PIP) install -q -e '.[dev,openclip,hf]'
 	touch $@
 
 demo: env

@@ -13,6 +13,18 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+def optional_module(name: str, extra: str):
+    """Import an optional dependency; skip without it, unless CI requires it (then fail)."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        if os.environ.get("AIGENBENCH_REQUIRE_EXTRAS") == "1":
+            pytest.fail(f"{name} is missing: `make test` installs the {extra} extra")
+        pytest.skip(f"the {extra} extra is not installed")
+
+
 @dataclass
 class CliResult:
     exit_code: int

@@ -18,6 +18,7 @@ from aigenbench.models import (
     register_backbone,
     unregister_backbone,
 )
+from tests.conftest import optional_module
 
 
 def _forward(backbone: Backbone, size: int) -> torch.Tensor:
@@ -49,7 +50,7 @@ def test_timm_options_reach_the_model_and_clip_projection_is_kept():
 
 
 def test_open_clip_family_builds_an_image_tower():
-    pytest.importorskip("open_clip", reason="the open_clip extra is not installed")
+    optional_module("open_clip", "openclip")
     backbone = build_backbone("open_clip:ViT-S-32", pretrained=False, input_size=32, normalize=True)
     features = _forward(backbone, 32)
     assert features.shape == (2, backbone.feature_dim)
@@ -58,7 +59,7 @@ def test_open_clip_family_builds_an_image_tower():
 
 
 def test_hf_family_loads_a_saved_folder(tmp_path):
-    transformers = pytest.importorskip("transformers", reason="the hf extra is not installed")
+    transformers = optional_module("transformers", "hf")
     config = transformers.ViTConfig(
         image_size=32,
         patch_size=8,
@@ -83,7 +84,7 @@ def test_hf_family_loads_a_saved_folder(tmp_path):
 
 @pytest.mark.parametrize(
     ("family", "module", "extra"),
-    [("open_clip", "open_clip", "open_clip"), ("hf", "transformers", "hf")],
+    [("open_clip", "open_clip", "openclip"), ("hf", "transformers", "hf")],
 )
 def test_a_missing_optional_library_names_its_extra(monkeypatch, family, module, extra):
     monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed

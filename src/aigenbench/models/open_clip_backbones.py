@@ -1,4 +1,4 @@
-"""The ``open_clip:<arch>/<pretrained tag>`` backbone family (extra: ``aigenbench[open_clip]``)."""
+"""The ``open_clip:<arch>/<pretrained tag>`` backbone family (extra: ``aigenbench[openclip]``)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def import_open_clip() -> Any:
         import open_clip
     except ImportError as error:
         raise ConfigError(
-            "open_clip backbones need the open_clip extra: pip install 'aigenbench[open_clip]'"
+            "open_clip backbones need the openclip extra: pip install 'aigenbench[openclip]'"
         ) from error
     return open_clip
 
