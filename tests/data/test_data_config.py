@@ -6,7 +6,6 @@ import pytest
 
 from aigenbench.data.config import DataConfig
 from aigenbench.data.datamodule import make_eval_pipeline, make_train_pipeline
-from aigenbench.data.normalization import normalization_for
 from aigenbench.errors import ConfigError
 
 
@@ -61,11 +60,3 @@ def test_pipelines_follow_the_config():
         }
     )
     assert make_train_pipeline(custom, 64, "resize").hflip is False
-
-
-def test_normalization_constants():
-    mean, std = normalization_for("clip")
-    assert mean[0] == pytest.approx(0.48145466) and std[2] == pytest.approx(0.27577711)
-    assert normalization_for("dinov2") == normalization_for("imagenet")
-    with pytest.raises(ConfigError, match="unknown normalisation"):
-        normalization_for("sepia")

@@ -12,7 +12,6 @@ import pytest
 
 from aigenbench.data.decode import decode_image
 from aigenbench.data.sources import (
-    FileListSource,
     FolderSource,
     HFDiskSource,
     ManifestSource,
@@ -212,17 +211,6 @@ def test_open_source_accepts_a_data_config(tiny_synth):
 
     source = open_source(DataConfig(source=str(tiny_synth)))
     assert source.kind == "hf" and source.timeline is not None
-
-
-def test_file_list_source(tmp_path):
-    files = []
-    for seed in range(3):
-        path = tmp_path / f"{seed}.png"
-        path.write_bytes(encode(_pixels(seed)))
-        files.append(path)
-    source = FileListSource(files)
-    assert source.labels("predict") == [-1, -1, -1]
-    np.testing.assert_array_equal(decode_image(source.read("predict", 2)), _pixels(2))
 
 
 def test_large_hf_dataset_is_read_lazily(tmp_path):

@@ -28,7 +28,6 @@ _EXPORTS = {
     "make_eval_pipeline": "aigenbench.data.datamodule",
     "collate_training": "aigenbench.data.batch",
     "collate_evaluation": "aigenbench.data.batch",
-    "normalization_for": "aigenbench.data.normalization",
     "SynthConfig": "aigenbench.data.synth",
     "build_synthetic": "aigenbench.data.synth",
 }

@@ -104,10 +104,6 @@ class WindowDataModule(L.LightningDataModule):
         """Generator id -> name (id 0 = real)."""
         return self.plan.generator_names
 
-    @property
-    def num_generators(self) -> int:
-        return len(self.plan.generator_names)
-
     def evaluation_set(self, stage: Stage | None = None) -> EvaluationSet:
         return self.plan.evaluation(stage or self.stage)  # type: ignore[arg-type]
 

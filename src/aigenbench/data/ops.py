@@ -32,13 +32,6 @@ _PIL_FILTERS = {
 }
 
 
-def as_image(array: np.ndarray) -> np.ndarray:
-    """Check (and make C-contiguous) an RGB ``uint8`` ``[H, W, 3]`` array."""
-    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
-        raise ValueError(f"expected an RGB uint8 [H, W, 3] array, got {array.dtype} {array.shape}")
-    return np.ascontiguousarray(array)
-
-
 # ---------------------------------------------------------------------------------------- geometry
 
 

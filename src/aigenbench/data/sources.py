@@ -380,28 +380,6 @@ class ManifestSource(_FileRowsSource):
         return split, ((path if path.is_absolute() else base / path), label, generator)
 
 
-# ------------------------------------------------------------------------------- plain file list
-
-
-class FileListSource(_FileRowsSource):
-    """Files to score (``aigenbench predict``): every split is the same list, label -1 (unknown)."""
-
-    kind = "files"
-
-    def __init__(self, files: list[str | Path], root: str | Path = ".") -> None:
-        super().__init__(root)
-        rows = [(Path(file), -1, REAL_GENERATOR) for file in files]
-        self._rows = {split: rows for split in (*SPLITS, "predict")}
-
-    def check_split(self, split: str) -> None:
-        if split not in self._rows:
-            raise DataError(f"unknown split {split!r}")
-
-    @property
-    def timeline(self) -> Timeline | None:
-        return None
-
-
 # -------------------------------------------------------------------------------------------- open
 
 

@@ -147,11 +147,3 @@ class ExperimentDir:
                 f"would mix results:\n  {shown}{more}\nRun it with its own config "
                 f"({self.config_path}) or choose another --experiment-id"
             )
-
-    def recorded_config(self) -> dict[str, Any]:
-        if not self.config_path.is_file():
-            raise ConfigError(
-                f"{self.root} is not an experiment directory (no {CONFIG_FILE}); run "
-                f"`aigenbench fit` first"
-            )
-        return load_yaml(self.config_path)
