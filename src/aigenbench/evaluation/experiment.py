@@ -145,10 +145,12 @@ def write_summary(
     stage: str = "validate",
     options: EvaluationOptions | None = None,
     evaluation: RunEvaluation | None = None,
+    sections: dict[str, Any] | None = None,
 ) -> Path:
     """Evaluate the whole experiment and store it in ``run_dir/summary.json`` (key ``metrics``).
 
-    Other sections already in summary.json (e.g. the data summary) are kept.
+    ``sections`` (e.g. the runner's data summary) are written beside it in the same write;
+    other sections already in summary.json are kept.
     """
     run_dir = Path(run_dir)
     stage = normalise_stage(stage)
@@ -167,12 +169,30 @@ def write_summary(
         "headline": headline(evaluation),
         **evaluation.to_json(),
     }
+    summary.update(sections or {})
     return write_json_atomic(path, summary)
+
+
+HEADLINE_SUBSETS = ("next", "past", "growing", "whole")
 
 
 def headline(evaluation: RunEvaluation) -> dict[str, float | None]:
     """The averaged AUROCs a paper cites (Next, Past, Growing, Whole)."""
-    return {
-        f"{name}_auroc": evaluation.averages[name]["auroc"]
-        for name in ("next", "past", "growing", "whole")
-    }
+    return {f"{name}_auroc": evaluation.averages[name]["auroc"] for name in HEADLINE_SUBSETS}
+
+
+def window_headline(metrics: dict[str, Any]) -> dict[str, float | None]:
+    """The same AUROCs for one step, from its ``metrics.json`` document."""
+    return {f"{name}_auroc": (metrics.get(name) or {}).get("auroc") for name in HEADLINE_SUBSETS}
+
+
+def headline_text(values: dict[str, float | None]) -> str:
+    """``Next 70.25, Past 89.05, ...`` (``-`` where not defined)."""
+
+    def percent(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.2f}"
+
+    return ", ".join(
+        f"{key.removesuffix('_auroc').capitalize()} {percent(value)}"
+        for key, value in values.items()
+    )

@@ -148,6 +148,15 @@ def resolve_spec(spec: str) -> tuple[str, str, dict[str, Any], BackboneAlias | N
     raise ConfigError(_unknown_message(spec, has_colon=bool(sep)))
 
 
+def check_backbone_spec(spec: str) -> None:
+    """A ConfigError (with close names) for an unknown backbone, without building anything."""
+    family, name, _, _ = resolve_spec(spec)
+    if family == "timm":
+        from aigenbench.models.timm_backbones import check_timm_name
+
+        check_timm_name(name)
+
+
 def build_backbone(
     spec: str,
     *,

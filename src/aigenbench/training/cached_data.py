@@ -53,30 +53,37 @@ class _IndexOnly(Sampler[int]):
         self.sampler.set_epoch(epoch)
 
 
-def fingerprint(detector: Detector, raw_config: dict[str, Any], part: str) -> dict[str, Any]:
-    """What the cached features of ``part`` depend on: the backbone's weights, and every
-    result-affecting data and model setting (pipelines, seeds, crops, sizes, precision)."""
+def fingerprint(detector: Detector, raw_config: dict[str, Any]) -> dict[str, Any]:
+    """What cached features depend on: the backbone's weights, and every result-affecting data
+    and model setting (pipelines, seeds, crops, sizes, precision)."""
     settings = {
         key: value
         for key, value in result_affecting(raw_config).items()
         if key.startswith(("data.", "model.input_size", "model.train_crop", "model.eval_crop"))
         or key in ("trainer.precision", "model.mean", "model.std", "model.backbone")
     }
-    return feature_fingerprint(detector, part=part, settings=settings)
+    return feature_fingerprint(detector, settings=settings)
 
 
 class CachedFeatures:
-    """The feature stores of an experiment and how to fill them for a window."""
+    """The feature stores of an experiment and how to fill them, for one window.
+
+    The backbone is frozen for the whole window, so its fingerprint (a hash of every weight)
+    is computed once and serves both the training and the evaluation store.
+    """
 
     def __init__(self, root: Path, raw_config: dict[str, Any], precision: str) -> None:
         self.root = root
         self.raw_config = raw_config
         self.autocast = AUTOCAST.get(str(precision))
+        self._fingerprint: dict[str, Any] | None = None
 
     def store(self, detector: Detector, part: str) -> FeatureStore:
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(detector, self.raw_config)
         return FeatureStore(
             self.root / part,
-            fingerprint=fingerprint(detector, self.raw_config, part),
+            fingerprint={**self._fingerprint, "part": part},
             dim=detector.feature_dim,
         )
 

@@ -25,6 +25,8 @@ from typing import Any
 
 from aigenbench.config import Config, check_experiment_id
 from aigenbench.errors import ConfigError, DataError
+from aigenbench.evaluation.experiment import headline_text
+from aigenbench.models.registry import check_backbone_spec
 from aigenbench.protocol import BenchmarkPlan, Timeline, load_timeline, make_plan
 
 logger = logging.getLogger("aigenbench")
@@ -57,17 +59,6 @@ def choose_timeline(config: Config, source: Any) -> Timeline:
         return load_timeline(config.protocol.timeline)
     own = source.timeline
     return own if own is not None else Timeline.builtin()
-
-
-def check_backbone(spec: str) -> None:
-    """An unknown backbone is a ConfigError (with close names) before any data is read."""
-    from aigenbench.models.registry import resolve_spec
-
-    family, name, _, _ = resolve_spec(spec)
-    if family == "timm":
-        from aigenbench.models.timm_backbones import check_timm_name
-
-        check_timm_name(name)
 
 
 def import_modules(modules: list[str]) -> None:
@@ -103,7 +94,7 @@ class ExperimentRunner:
         self.rank_zero = launched_as_rank_zero()
         import_modules(config.experiment.imports)
         check_experiment_id(config.experiment_id)
-        check_backbone(config.model.backbone)
+        check_backbone_spec(config.model.backbone)
         check_loggers(config.experiment.loggers)
         self.dir = ExperimentDir(config.run_dir)
         self.source = self._open_source()
@@ -176,14 +167,7 @@ class ExperimentRunner:
                 f"{time.perf_counter() - started:.1f} s -> {self.dir.root}"
             )
             if headline:
-                self.say(
-                    "AUROC averaged over time: "
-                    + ", ".join(
-                        f"{name.removesuffix('_auroc').capitalize()} "
-                        + ("-" if value is None else f"{100 * value:.2f}")
-                        for name, value in headline.items()
-                    )
-                )
+                self.say(f"AUROC averaged over time: {headline_text(headline)}")
             return results
 
     def _windows_to_run(self) -> list[int]:
@@ -210,16 +194,13 @@ class ExperimentRunner:
 
     def _write_summary(self) -> dict[str, float | None]:
         """summary.json (metrics of every finished window + the data summary); the headline."""
-        import json
+        from aigenbench.evaluation.experiment import evaluate_experiment, headline, write_summary
 
-        from aigenbench.evaluation.experiment import write_summary
-        from aigenbench.files import write_json_atomic
-
-        path = write_summary(self.dir.root, "validate")
-        summary = json.loads(path.read_text(encoding="utf-8"))
-        summary["data"] = self.data_summary()
-        write_json_atomic(path, summary)
-        return dict(summary.get("metrics", {}).get("headline", {}))
+        evaluation = evaluate_experiment(self.dir.root, "validate")
+        write_summary(
+            self.dir.root, "validate", evaluation=evaluation, sections={"data": self.data_summary()}
+        )
+        return headline(evaluation)
 
     def data_summary(self) -> dict[str, Any]:
         """What the experiment ran on: dataset, timeline, windows, sizes, unreadable images."""

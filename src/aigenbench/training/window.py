@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import lightning as L
 
-from aigenbench.evaluation.experiment import write_window_metrics
+from aigenbench.evaluation.experiment import headline_text, window_headline, write_window_metrics
 from aigenbench.evaluation.predictions import predictions_file_name, save_predictions
 from aigenbench.protocol import REAL_GENERATOR
 from aigenbench.training.cached_data import CachedFeatures, FeatureDataModule
@@ -43,6 +44,7 @@ class WindowJob:
         self.window = window
         self._previous = previous
         self._final: Detector | None = None
+        self._features: CachedFeatures | None = None
 
     # ------------------------------------------------------------------------------ weights
 
@@ -269,7 +271,7 @@ class WindowJob:
         headline: dict[str, float | None] = {}
         if self.runner.rank_zero and predictions_path is not None:
             metrics = write_window_metrics(self.dir.window_dir(window), window, "validate")
-            headline = _headline(metrics)
+            headline = window_headline(json.loads(metrics.read_text(encoding="utf-8")))
             self.dir.mark_done(
                 window,
                 {
@@ -283,7 +285,7 @@ class WindowJob:
                 },
             )
             self.dir.last_checkpoint(window).unlink(missing_ok=True)
-            self.runner.say(f"window {window}: {_headline_text(headline)}")
+            self.runner.say(f"window {window}: AUROC {headline_text(headline)}")
         return WindowResult(
             window,
             generators,
@@ -331,7 +333,11 @@ class WindowJob:
             return None
         if training and self.config.data.stochastic_augmentation:
             return None
-        return CachedFeatures(self.dir.features_dir, self.config.raw, self.config.trainer.precision)
+        if self._features is None:
+            self._features = CachedFeatures(
+                self.dir.features_dir, self.config.raw, self.config.trainer.precision
+            )
+        return self._features
 
     def _score(
         self, module: DetectorModule, datamodule: WindowDataModule, stage: str
@@ -365,22 +371,3 @@ class WindowJob:
         if self.runner.rank_zero and path is not None:
             write_window_metrics(self.dir.window_dir(self.window), self.window, stage)
         return path or self.dir.window_dir(self.window) / predictions_file_name(stage)
-
-
-def _headline(metrics_path: Path) -> dict[str, float | None]:
-    import json
-
-    document = json.loads(metrics_path.read_text(encoding="utf-8"))
-    headline = {}
-    for subset in ("next", "past", "growing", "whole"):
-        values = document.get(subset) or {}
-        headline[f"{subset}_auroc"] = values.get("auroc")
-    return headline
-
-
-def _headline_text(headline: dict[str, float | None]) -> str:
-    parts = []
-    for key, value in headline.items():
-        name = key.removesuffix("_auroc")
-        parts.append(f"{name} AUROC {'-' if value is None else f'{100 * value:.2f}'}")
-    return ", ".join(parts)
