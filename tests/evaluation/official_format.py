@@ -30,6 +30,16 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+OFFICIAL_KEYS = frozenset(
+    {
+        "crop_scores", "crop_labels", "crop_generator_ids", "crop_identifiers",
+        "crop_to_image_index", "crop_losses", "fused_scores", "fused_labels",
+        "fused_generator_ids", "fused_identifiers", "fused_losses", "identifier",
+        "generator_id_to_name", "windows_timeline", "pairing",
+    }
+)  # fmt: skip
+"""The keys every predictions file carries, as the official writer names them (PROTOCOL §9)."""
+
 
 @dataclass
 class EvalSet:

@@ -10,25 +10,8 @@ import numpy as np
 from aigenbench.data.sources import open_source
 from aigenbench.protocol import ProtocolConfig, load_timeline, make_plan
 from aigenbench.training.experiment_dir import ExperimentDir
+from tests.evaluation.official_format import OFFICIAL_KEYS
 from tests.training.conftest import fit_args, load_predictions
-
-OFFICIAL_KEYS = {
-    "crop_scores",
-    "crop_labels",
-    "crop_generator_ids",
-    "crop_identifiers",
-    "crop_to_image_index",
-    "crop_losses",
-    "fused_scores",
-    "fused_labels",
-    "fused_generator_ids",
-    "fused_identifiers",
-    "fused_losses",
-    "identifier",
-    "generator_id_to_name",
-    "windows_timeline",
-    "pairing",
-}
 
 
 def test_experiment_directory_layout(finished):
@@ -103,10 +86,12 @@ def test_metrics_and_summary_carry_the_headline(finished):
 def test_rerun_skips_done_windows(finished, run_cli, tiny_benchmark):
     run_dir, config = finished
     before = (run_dir / "window_1" / "predictions_validate.npz").stat().st_mtime_ns
+    config_written = (run_dir / "config.yaml").stat().st_mtime_ns
     result = run_cli(*fit_args(config, tiny_benchmark, run_dir.parent, "exp"))
     assert result.exit_code == 0
     assert result.out.count("done earlier, skipped") == 2
     assert (run_dir / "window_1" / "predictions_validate.npz").stat().st_mtime_ns == before
+    assert (run_dir / "config.yaml").stat().st_mtime_ns == config_written  # written once
 
 
 def test_rerun_with_result_changing_settings_is_refused(finished, run_cli, tiny_benchmark):
@@ -194,7 +179,7 @@ def test_default_experiment_id_is_stable(tmp_path, tiny_benchmark, tiny_config):
     assert parse_config([*argv, "--model.input_size", "48"]).experiment_id != first.experiment_id
 
 
-def test_config_yaml_is_written_once_and_readable(finished):
+def test_config_yaml_records_the_resolved_settings(finished):
     run_dir, _ = finished
     import yaml
 
