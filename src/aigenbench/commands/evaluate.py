@@ -248,6 +248,12 @@ def main(argv: list[str], command: str = "evaluate") -> int:
         "--per-generator", action="store_true", help="also show the AUROC of each generator"
     )
     parser.add_argument(
+        "--by-degradation",
+        action="store_true",
+        help="AUROC per slice of the mandatory degradations each image got (JPEG'd never / "
+        "once / twice, grayscale, noise, resized crop), on --on SUBSET (all)",
+    )
+    parser.add_argument(
         "--save",
         action="store_true",
         help="also write window_<k>/metrics.json and RUN_DIR/summary.json",
@@ -265,10 +271,27 @@ def main(argv: list[str], command: str = "evaluate") -> int:
             write_window_metrics(Path(window.source).parent, window.window, args.stage, options)
         write_summary(args.run_dir, args.stage, options, evaluation)
 
+    if args.by_degradation:
+        return _print_slices(args, options)
     if args.json:
         print(json.dumps(evaluation.to_json(), indent=2, allow_nan=False))
     elif args.csv:
         sys.stdout.write(csv_text(evaluation, args.on))
     else:
         print_tables(evaluation, args.run_dir, args.stage, args.on, args.per_generator)
+    return 0
+
+
+def _print_slices(args: argparse.Namespace, options: EvaluationOptions) -> int:
+    from aigenbench.commands._degradation_slices import slices_csv, slices_json, slices_table
+    from aigenbench.evaluation.experiment import discover_predictions
+    from aigenbench.evaluation.slices import experiment_slices
+
+    slices = experiment_slices(discover_predictions(args.run_dir, args.stage), options)
+    if args.json:
+        print(json.dumps(slices_json(slices), indent=2, allow_nan=False))
+    elif args.csv:
+        sys.stdout.write(slices_csv(slices, args.on))
+    else:
+        _console().print(slices_table(slices, args.on or "all"))
     return 0

@@ -1,6 +1,7 @@
 """Pixel pipelines (PROTOCOL.md §6): decoded image -> ``uint8`` ``[3, H, W]`` tensors.
 
-- :class:`EvaluationDegradations`: the mandatory degradations of every evaluated image.
+- :class:`EvaluationDegradations`: the mandatory degradations of every evaluated image; which
+  ones an image gets (:class:`DegradationPlan`) is drawn from (base seed, image ID) alone.
 - :class:`BaselineTrainAugmentation`: the published baselines' deterministic training augmentation.
 - :class:`TrainPipeline`: crop-if-large (random) + deterministic augmentation, seeded by
   (base seed, image ID, copy); then the stochastic part (rot90, horizontal flip, crop/resize to the
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -27,6 +29,7 @@ import torch
 from aigenbench.data import ops
 from aigenbench.data.seeding import BENCHMARK_AUGMENTATION_SEED, Stream, sample_rng
 from aigenbench.errors import ConfigError
+from aigenbench.protocol.degradations import degradation_code
 
 TrainCrop = Literal["resize", "random_crop", "center_crop", "as_is"]
 EvalCrop = Literal["resize", "crop", "multicrop", "as_is"]
@@ -46,13 +49,58 @@ def _note(trace: Trace, text: str) -> None:
         trace.append(text)
 
 
+@dataclass(frozen=True)
+class JpegStep:
+    encoder: ops.JpegEncoder
+    quality: int
+
+
+@dataclass(frozen=True)
+class DegradationPlan:
+    """Which mandatory degradations one evaluation image gets, with their parameters.
+
+    Drawn from the image's own random stream before any pixel is touched, so it is a pure function
+    of (base seed, image ID): the record written beside the predictions (``code``).
+    """
+
+    grayscale: bool = False
+    jpeg1: JpegStep | None = None
+    noise_std: float | None = None
+    jpeg2: JpegStep | None = None
+    resized_crop: tuple[int, ops.Interpolation] | None = None
+    """(square side, interpolation)."""
+    jpeg3: JpegStep | None = None
+
+    @property
+    def steps(self) -> list[str]:
+        """Names of the applied steps, in the protocol's order."""
+        applied = {
+            "grayscale": self.grayscale,
+            "jpeg1": self.jpeg1 is not None,
+            "noise": self.noise_std is not None,
+            "jpeg2": self.jpeg2 is not None,
+            "resized_crop": self.resized_crop is not None,
+            "jpeg3": self.jpeg3 is not None,
+        }
+        return [name for name, done in applied.items() if done]
+
+    @property
+    def code(self) -> int:
+        """The steps as bits (``aigenbench.protocol.degradations``)."""
+        return degradation_code(self.steps)
+
+
 class EvaluationDegradations:
     """The mandatory evaluation degradations, in the protocol's order and with its probabilities:
     grayscale 0.10; JPEG 0.50; Gaussian noise 0.30 (std in [0.015, 0.075] x 255 per pixel and
     channel); JPEG 0.20; random resized crop 0.25 (square side in [256, 512], scale [0.5, 1],
     ratio [0.9, 1/0.9], bilinear/bicubic/Lanczos); JPEG 0.10. Each JPEG picks OpenCV or Pillow and
     a quality from ``jpeg_quality`` (official: {50, 101}) or, when given, uniformly in
-    ``jpeg_quality_range``."""
+    ``jpeg_quality_range``.
+
+    ``draw(rng)`` decides every step and parameter first (a :class:`DegradationPlan`, independent
+    of the image); the pixel draws (noise values, crop box) come from a child of ``rng``, so
+    what is applied never depends on the image's size."""
 
     def __init__(
         self,
@@ -76,39 +124,67 @@ class EvaluationDegradations:
                     f"got {list(self.jpeg_quality_range)}"
                 )
 
-    def _jpeg(
-        self, image: np.ndarray, rng: np.random.Generator, trace: Trace, step: str
-    ) -> np.ndarray:
+    def _draw_jpeg(self, rng: np.random.Generator, probability: float) -> JpegStep | None:
+        if rng.random() >= probability:
+            return None
         encoder = ops.JPEG_ENCODERS[int(rng.integers(0, 2))]
-        quality = ops.draw_quality(rng, self.jpeg_quality, self.jpeg_quality_range)
-        _note(trace, f"{step}:{encoder}:{quality}")
-        return ops.jpeg(image, quality, encoder)
+        return JpegStep(encoder, ops.draw_quality(rng, self.jpeg_quality, self.jpeg_quality_range))
 
-    def __call__(
-        self, image: np.ndarray, rng: np.random.Generator, trace: Trace = None
-    ) -> np.ndarray:
-        if rng.random() < 0.10:
-            _note(trace, "grayscale")
-            image = ops.grayscale(image)
-        if rng.random() < 0.50:
-            image = self._jpeg(image, rng, trace, "jpeg1")
-        if rng.random() < 0.30:
-            std = rng.uniform(0.015, 0.075) * 255.0
-            _note(trace, f"noise:{std:.3f}")
-            image = ops.gaussian_noise(image, std, rng)
-        if rng.random() < 0.20:
-            image = self._jpeg(image, rng, trace, "jpeg2")
+    def draw(self, rng: np.random.Generator) -> DegradationPlan:
+        """Decide the steps and their parameters (nothing here depends on the image)."""
+        grayscale = bool(rng.random() < 0.10)
+        jpeg1 = self._draw_jpeg(rng, 0.50)
+        noise_std = float(rng.uniform(0.015, 0.075) * 255.0) if rng.random() < 0.30 else None
+        jpeg2 = self._draw_jpeg(rng, 0.20)
+        resized_crop = None
         if rng.random() < 0.25:
             side = int(rng.integers(256, 513))
             interpolation: ops.Interpolation = ("bilinear", "bicubic", "lanczos")[
                 int(rng.integers(0, 3))
             ]
-            box = ops.random_resized_crop_box(*image.shape[:2], (0.5, 1.0), (0.9, 1 / 0.9), rng)
+            resized_crop = (side, interpolation)
+        jpeg3 = self._draw_jpeg(rng, 0.10)
+        return DegradationPlan(grayscale, jpeg1, noise_std, jpeg2, resized_crop, jpeg3)
+
+    def apply(
+        self,
+        image: np.ndarray,
+        plan: DegradationPlan,
+        pixel_rng: np.random.Generator,
+        trace: Trace = None,
+    ) -> np.ndarray:
+        """Degrade ``image`` as ``plan`` says; ``pixel_rng`` draws the noise and the crop box."""
+
+        def jpeg(image: np.ndarray, step: JpegStep, name: str) -> np.ndarray:
+            _note(trace, f"{name}:{step.encoder}:{step.quality}")
+            return ops.jpeg(image, step.quality, step.encoder)
+
+        if plan.grayscale:
+            _note(trace, "grayscale")
+            image = ops.grayscale(image)
+        if plan.jpeg1 is not None:
+            image = jpeg(image, plan.jpeg1, "jpeg1")
+        if plan.noise_std is not None:
+            _note(trace, f"noise:{plan.noise_std:.3f}")
+            image = ops.gaussian_noise(image, plan.noise_std, pixel_rng)
+        if plan.jpeg2 is not None:
+            image = jpeg(image, plan.jpeg2, "jpeg2")
+        if plan.resized_crop is not None:
+            side, interpolation = plan.resized_crop
+            box = ops.random_resized_crop_box(
+                *image.shape[:2], (0.5, 1.0), (0.9, 1 / 0.9), pixel_rng
+            )
             _note(trace, f"resized_crop:{side}:{interpolation}")
             image = ops.resize(image, side, side, interpolation, box=box)
-        if rng.random() < 0.10:
-            image = self._jpeg(image, rng, trace, "jpeg3")
+        if plan.jpeg3 is not None:
+            image = jpeg(image, plan.jpeg3, "jpeg3")
         return image
+
+    def __call__(
+        self, image: np.ndarray, rng: np.random.Generator, trace: Trace = None
+    ) -> np.ndarray:
+        plan = self.draw(rng)
+        return self.apply(image, plan, rng.spawn(1)[0], trace)
 
 
 class BaselineTrainAugmentation:
@@ -306,6 +382,20 @@ class EvalPipeline:
             return image
         rng = sample_rng(Stream.EVALUATION, self.seed, image_id)
         return self.degradations(image, rng, trace)
+
+    def degradation_plan(self, image_id: int) -> DegradationPlan | None:
+        """The mandatory degradations image ``image_id`` gets (None: degradations off), from
+        (seed, image ID) alone: the same draws :meth:`degrade` makes, without any pixel."""
+        if self.degradations is None:
+            return None
+        return self.degradations.draw(sample_rng(Stream.EVALUATION, self.seed, image_id))
+
+    def degradation_codes(self, image_ids: Sequence[int] | np.ndarray) -> np.ndarray | None:
+        """One code per image ID (``aigenbench.protocol.degradations``), or None when off."""
+        if self.degradations is None:
+            return None
+        codes = [self.degradation_plan(int(i)).code for i in image_ids]  # type: ignore[union-attr]
+        return np.asarray(codes, dtype=np.int16)
 
     def make_crops(self, image: np.ndarray) -> list[np.ndarray]:
         size = self.input_size

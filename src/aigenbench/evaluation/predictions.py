@@ -85,6 +85,9 @@ class Predictions:
     fused_multiclass_predictions: np.ndarray | None = None
     fused_valid: np.ndarray | None = None
     """Our extension: False for an image that could not be decoded (scored as a placeholder)."""
+    degradations: np.ndarray | None = None
+    """Our extension, per image aligned with ``identifier``: the mandatory degradations it got,
+    as bits (``aigenbench.protocol.degradations``); absent when degradations were off."""
 
     @property
     def n_images(self) -> int:
@@ -215,6 +218,7 @@ def build_predictions(
     crop_losses: Sequence[float] | np.ndarray | None = None,
     crop_multiclass_predictions: np.ndarray | None = None,
     crop_valid: Sequence[bool] | np.ndarray | None = None,
+    image_degradations: Callable[[np.ndarray], np.ndarray | None] | None = None,
     fusion: str = "mean",
 ) -> Predictions:
     """Assemble the predictions of one evaluation from its crop rows (in evaluation order).
@@ -225,7 +229,9 @@ def build_predictions(
     as the official file has it); without it, images are numbered 0.. over the whole file.
     ``crop_losses`` default to the binary cross-entropy of the scores. ``pairing`` maps a
     real image ID to its paired generator id (``EvaluationSet.pairing``) or is a function
-    from IDs to the pairing column (``EvaluationSet.pairing_of``).
+    from IDs to the pairing column (``EvaluationSet.pairing_of``). ``image_degradations`` maps
+    image IDs to their degradation codes (``EvalPipeline.degradation_codes``; None: not
+    recorded).
     """
     if fusion != "mean":
         raise ConfigError(
@@ -285,6 +291,17 @@ def build_predictions(
     if crop_valid is not None:
         valid = np.logical_and.reduceat(np.asarray(crop_valid, dtype=bool), starts)
 
+    degradations = None
+    if image_degradations is not None:
+        codes = image_degradations(image_ids)
+        if codes is not None:
+            degradations = np.asarray(codes, dtype=np.int16)
+            if degradations.shape != image_ids.shape:
+                raise ProtocolError(
+                    f"the degradation record has {len(degradations)} values for "
+                    f"{len(image_ids)} images; it must give one per image ID"
+                )
+
     return Predictions(
         crop_scores=scores,
         crop_labels=labels,
@@ -306,6 +323,7 @@ def build_predictions(
             None if multiclass is None else fuse_mean(multiclass, starts, counts)
         ),
         fused_valid=valid,
+        degradations=degradations,
     )
 
 
@@ -335,7 +353,8 @@ def _windows_from_array(array: np.ndarray) -> list[list[str]]:
 
 
 def predictions_arrays(predictions: Predictions) -> dict[str, np.ndarray]:
-    """The arrays of the file, by official key (plus our optional ``fused_valid``)."""
+    """The arrays of the file, by official key (plus our optional ``fused_valid`` and
+    ``degradations``, which the official reader ignores)."""
     arrays = {
         "fused_scores": predictions.fused_scores,
         "fused_labels": predictions.fused_labels,
@@ -357,6 +376,7 @@ def predictions_arrays(predictions: Predictions) -> dict[str, np.ndarray]:
         "fused_multiclass_predictions": predictions.fused_multiclass_predictions,
         "crop_multiclass_predictions": predictions.crop_multiclass_predictions,
         "fused_valid": predictions.fused_valid,
+        "degradations": predictions.degradations,
     }
     arrays.update({key: value for key, value in optional.items() if value is not None})
     return {key: np.asarray(value) for key, value in arrays.items()}
@@ -452,6 +472,13 @@ def load_predictions(path: str | os.PathLike[str]) -> Predictions:
         return np.asarray(value) if value is not None and len(value) == n_images else compute()
 
     crop_losses = arrays.get("crop_losses", np.zeros(n_crops, dtype=np.float32))
+    degradations = arrays.get("degradations")
+    if degradations is not None and len(degradations) != n_images:
+        raise DataError(
+            f"predictions file {path}: {len(degradations)} degradation codes for {n_images} "
+            "images; the 'degradations' key must have one value per image, aligned with "
+            "'identifier'"
+        )
     return Predictions(
         crop_scores=np.asarray(crop_scores),
         crop_labels=np.asarray(crop_labels),
@@ -473,6 +500,7 @@ def load_predictions(path: str | os.PathLike[str]) -> Predictions:
         crop_multiclass_predictions=None if multiclass is None else np.asarray(multiclass),
         fused_multiclass_predictions=arrays.get("fused_multiclass_predictions"),
         fused_valid=arrays.get("fused_valid"),
+        degradations=degradations,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -12,6 +12,9 @@ from aigenbench.errors import ProtocolError
 from aigenbench.evaluation.predictions import Predictions, build_predictions
 from aigenbench.protocol import BenchmarkPlan, EvaluationSet
 from aigenbench.training.module import concat_eval_outputs
+
+DegradationRecord = Callable[[np.ndarray], np.ndarray | None]
+"""Image IDs -> their degradation codes (None when the pipeline applies none)."""
 
 
 def gather_rows(local_rows: dict[str, np.ndarray], world_size: int) -> list[dict[str, np.ndarray]]:
@@ -54,9 +57,14 @@ def merge_in_evaluation_order(
 
 
 def predictions_from_rows(
-    rows: dict[str, np.ndarray], plan: BenchmarkPlan, evaluation: EvaluationSet
+    rows: dict[str, np.ndarray],
+    plan: BenchmarkPlan,
+    evaluation: EvaluationSet,
+    degradation_codes: DegradationRecord | None = None,
 ) -> Predictions:
-    """The official-format predictions of one evaluation."""
+    """The official-format predictions of one evaluation; ``degradation_codes`` (image IDs ->
+    the codes of their mandatory degradations, e.g. ``EvalPipeline.degradation_codes``) adds
+    the ``degradations`` record."""
     return build_predictions(
         rows["score"],
         rows["label"],
@@ -68,6 +76,7 @@ def predictions_from_rows(
         crop_losses=rows.get("loss"),
         crop_multiclass_predictions=rows.get("logits"),
         crop_valid=rows.get("valid"),
+        image_degradations=degradation_codes,
     )
 
 
@@ -76,10 +85,12 @@ def collect_predictions(
     world_size: int,
     plan: BenchmarkPlan,
     evaluation: EvaluationSet,
+    degradation_codes: DegradationRecord | None = None,
 ) -> Predictions | None:
     """Gather the module's evaluation rows from every process; rank 0 gets the predictions."""
     local = concat_eval_outputs(eval_outputs)
     parts = gather_rows(local, world_size)
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return None
-    return predictions_from_rows(merge_in_evaluation_order(parts, evaluation), plan, evaluation)
+    rows = merge_in_evaluation_order(parts, evaluation)
+    return predictions_from_rows(rows, plan, evaluation, degradation_codes)

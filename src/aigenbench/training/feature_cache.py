@@ -41,7 +41,9 @@ from aigenbench.files import write_atomic, write_text_atomic
 from aigenbench.models.detector import Detector
 from aigenbench.models.pretrained import state_hash
 
-FORMAT = 1
+FORMAT = 2
+"""Bumped when cached features of the same settings would change (2: the evaluation
+degradations now draw their decisions before their pixels)."""
 COPY_BITS = 20
 """Key code = image ID << COPY_BITS | copy: up to 2**20 copies/crops per image."""
 MAX_COPY = (1 << COPY_BITS) - 1

@@ -356,7 +356,11 @@ class WindowJob:
             trainer.validate(module, datamodule=data, verbose=False)
         evaluation = self.plan.evaluation(stage)  # type: ignore[arg-type]
         predictions = collect_predictions(
-            module.eval_outputs, trainer.world_size, self.plan, evaluation
+            module.eval_outputs,
+            trainer.world_size,
+            self.plan,
+            evaluation,
+            getattr(datamodule.eval_pipeline, "degradation_codes", None),  # user pipelines: none
         )
         if predictions is None:  # not rank 0
             return None
