@@ -21,6 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("aigenbench.commands.evaluate", "metrics tables of an experiment's predictions"),
     "report": ("aigenbench.commands.report", "write report.html with plots of an experiment"),
     "predict": ("aigenbench.commands.predict", "score images and folders with a trained detector"),
+    "audit": (
+        "aigenbench.commands.audit",
+        "shortcut audit: can file formats and sizes alone tell fakes from reals?",
+    ),
     "windows": ("aigenbench.commands.windows", "show the chronological windows"),
     "data": ("aigenbench.commands.data", "build the synthetic benchmark / audit a dataset"),
 }
