@@ -69,7 +69,8 @@ def test_jpeg_quality_is_estimated_from_the_tables_without_decoding():
         assert traits["jpeg_quality"] == quality
         assert traits["is_jpeg"] == 1 and traits["width"] == 40 and traits["height"] == 24
     png = dict(zip(TRAIT_NAMES, file_traits(_encode(image, "PNG", 0)), strict=True))
-    assert png["is_png"] == 1 and png["jpeg_quality"] == 0 and png["aspect"] == pytest.approx(40 / 24)
+    assert png["is_png"] == 1 and png["jpeg_quality"] == 0
+    assert png["aspect"] == pytest.approx(40 / 24)
     # The estimate reads the table, not the pixels: a truncated file keeps its header.
     encoded = _encode(image, "JPEG", 60)
     truncated = encoded[: encoded.index(b"\xff\xda") + 16]  # headers, no entropy-coded data

@@ -1,4 +1,4 @@
-"""Open a finished experiment from its directory (its ``config.yaml``) for commands that reuse it."""
+"""Open an experiment from its directory (its ``config.yaml``) for the commands that reuse it."""
 
 from __future__ import annotations
 
