@@ -5,9 +5,12 @@ generators, 4 per window: the v1.0 validation set) with synthetic scores into a 
 directory, then times ``evaluate_experiment`` on it: loading the files, fusing crops, every
 subset of every window, every generator and the window x window matrix.
 
-    .venv/bin/python benchmarks/metrics_speed.py [--repeats 3] [--crops 1]
+    .venv/bin/python benchmarks/metrics_speed.py [--repeats 3] [--crops 1] [--intervals]
 
-The last line is ``seconds: <best of the repeats>``.
+The last line is ``seconds: <best of the repeats>``. ``--intervals`` also times the
+confidence intervals of every subset, generator and matrix cell of every window and of the
+averages: DeLong's (AUROC) and the stratified bootstrap's (every metric, ``--resamples``),
+on the files already loaded, and reports the bootstrap's time per part.
 """
 
 from __future__ import annotations
@@ -19,7 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from aigenbench.evaluation.experiment import evaluate_experiment
+from aigenbench.evaluation.experiment import discover_predictions, evaluate_experiment
+from aigenbench.evaluation.intervals import (
+    IntervalOptions,
+    bootstrap_run_intervals,
+    delong_run_intervals,
+)
+from aigenbench.evaluation.metrics import load_scored
 from aigenbench.evaluation.predictions import build_predictions, save_predictions
 
 N_WINDOWS = 9
@@ -62,6 +71,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--crops", type=int, default=1, help="crops per image (5 = multicrop)")
+    parser.add_argument("--intervals", action="store_true", help="also time the intervals")
+    parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         root = Path(directory)
@@ -78,7 +89,32 @@ def main() -> None:
         )
         print(f"average Next AUROC of the synthetic scores: {next_auroc:.4f}")
         print("timings: " + ", ".join(f"{t:.3f}" for t in timings))
+        if args.intervals:
+            time_intervals(root, args.resamples, args.repeats)
         print(f"seconds: {min(timings):.3f}")
+
+
+def time_intervals(root: Path, resamples: int, repeats: int) -> None:
+    images = load_scored(discover_predictions(root))
+    delong = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = delong_run_intervals(images, IntervalOptions("delong"))
+        delong.append(time.perf_counter() - start)
+    low, high = result.averages["next"]["auroc"]
+    print(f"DeLong: averaged Next AUROC 95% interval [{low:.4f}, {high:.4f}]")
+    print("DeLong intervals, every subset/generator/cell: " + ", ".join(f"{t:.3f}" for t in delong))
+    options = IntervalOptions("bootstrap", resamples=resamples)
+    parts = {
+        "subsets + averages": {"per_generator": False, "matrix": False},
+        "everything (+ generators, matrix)": {},
+    }
+    for label, switches in parts.items():
+        start = time.perf_counter()
+        result = bootstrap_run_intervals(images, options, **switches)
+        print(f"bootstrap {resamples} resamples, {label}: {time.perf_counter() - start:.3f} s")
+    low, high = result.averages["next"]["auroc"]
+    print(f"bootstrap: averaged Next AUROC 95% interval [{low:.4f}, {high:.4f}]")
 
 
 if __name__ == "__main__":

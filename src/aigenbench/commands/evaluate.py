@@ -12,13 +12,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from aigenbench.commands._args import command_parser
+from aigenbench.commands._args import command_parser, positive_int
 from aigenbench.evaluation.binary import METRIC_KEYS
+from aigenbench.evaluation.calibration import FPR_TARGETS, fpr_key
 from aigenbench.evaluation.experiment import (
     evaluate_experiment,
     write_summary,
     write_window_metrics,
 )
+from aigenbench.evaluation.intervals import METHODS, IntervalOptions
 from aigenbench.evaluation.metrics import SUBSETS, EvaluationOptions, RunEvaluation
 
 DESCRIPTION = """\
@@ -56,8 +58,34 @@ def threshold_value(text: str) -> float:
     return value
 
 
+def confidence_value(text: str) -> float:
+    value = threshold_value(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1, got {value}")
+    return value
+
+
 def _percent(value: float | None) -> str:
     return NOT_DEFINED if value is None else f"{100 * value:.2f}"
+
+
+def with_interval(value: float | None, bounds: tuple[float, float] | None) -> str:
+    """``92.41 (91.8–93.0)``: the estimate and its interval, in percent."""
+    text = _percent(value)
+    if value is None or not bounds:
+        return text
+    low, high = bounds
+    return f"{text} ({100 * low:.1f}–{100 * high:.1f})"
+
+
+def _subset_bounds(
+    evaluation: RunEvaluation, step: int | None, subset: str, key: str
+) -> tuple[float, float] | None:
+    intervals = evaluation.intervals
+    if intervals is None:
+        return None
+    values = intervals.averages if step is None else intervals.windows[step].subsets
+    return values.get(subset, {}).get(key)
 
 
 def _cell(key: str, value: float | int | None) -> str:
@@ -92,17 +120,69 @@ def _auroc_table(evaluation: RunEvaluation) -> Table:
     table.add_column("images", justify="right")
     for window in evaluation.windows:
         row = [str(window.window)]
-        row += [_percent(window.subsets[name].auroc) for name in SUBSETS]
+        row += [
+            with_interval(
+                window.subsets[name].auroc,
+                _subset_bounds(evaluation, window.window, name, "auroc"),
+            )
+            for name in SUBSETS
+        ]
         flag = "" if window.n_invalid == 0 else f" ({window.n_invalid} unreadable)"
         table.add_row(*row, f"{window.n_images}{flag}")
     table.add_section()
     averages = evaluation.averages
     table.add_row(
         "average",
-        *[_percent(averages[name]["auroc"]) for name in SUBSETS],
+        *[
+            with_interval(averages[name]["auroc"], _subset_bounds(evaluation, None, name, "auroc"))
+            for name in SUBSETS
+        ],
         "",
         style="bold",
     )
+    return table
+
+
+def _calibration_table(evaluation: RunEvaluation, subset: str) -> Table:
+    table = _table(f"Operating points and calibration of '{subset}' (%; Brier, ECE: 0 is best)")
+    table.add_column("step", justify="right")
+    for target in FPR_TARGETS:
+        table.add_column(f"TPR@FPR {100 * target:g}%", justify="right")
+    table.add_column("Brier", justify="right")
+    table.add_column("ECE", justify="right")
+    for window in evaluation.windows:
+        values = window.calibration[subset]
+        table.add_row(
+            str(window.window),
+            *[_percent(values.tpr_at_fpr[fpr_key(t)]) for t in FPR_TARGETS],
+            NOT_DEFINED if values.brier is None else f"{values.brier:.4f}",
+            _percent(values.ece),
+        )
+    return table
+
+
+def _threshold_transfer_table(evaluation: RunEvaluation) -> Table:
+    table = _table(
+        "Threshold chosen on window k, applied to window k+1 (TPR / FPR %, transferred vs. "
+        "chosen on k+1 itself)"
+    )
+    for title in ("step", "rule", "threshold", "TPR", "FPR", "oracle thr", "oracle TPR",
+                  "oracle FPR", "fixed TPR", "fixed FPR"):  # fmt: skip
+        table.add_column(title, justify="right")
+    for item in evaluation.threshold_transfer:
+        rule = "best F1" if item.rule == "best_f1" else f"FPR {100 * (item.target_fpr or 0):g}%"
+        table.add_row(
+            str(item.step),
+            rule,
+            f"{item.transferred.threshold:.3f}",
+            _percent(item.transferred.tpr),
+            _percent(item.transferred.fpr),
+            f"{item.oracle.threshold:.3f}",
+            _percent(item.oracle.tpr),
+            _percent(item.oracle.fpr),
+            _percent(item.fixed.tpr),
+            _percent(item.fixed.fpr),
+        )
     return table
 
 
@@ -166,7 +246,12 @@ def _transfer_lines(evaluation: RunEvaluation) -> list[str]:
 
 
 def print_tables(
-    evaluation: RunEvaluation, run_dir: str, stage: str, subset: str | None, per_generator: bool
+    evaluation: RunEvaluation,
+    run_dir: str,
+    stage: str,
+    subset: str | None,
+    per_generator: bool,
+    operating_points: bool = False,
 ) -> None:
     console = _console()
     steps = len(evaluation.windows)
@@ -185,17 +270,35 @@ def print_tables(
         console.print(_matrix_table(evaluation))
     if per_generator:
         console.print(_generator_table(evaluation))
+    if operating_points:
+        console.print(_calibration_table(evaluation, subset or "next"))
+        console.print(_threshold_transfer_table(evaluation))
     for line in _transfer_lines(evaluation):
         console.print(line)
     headline = evaluation.averages
-    console.print(
-        f"[bold]AUROC averaged over time: Next {_percent(headline['next']['auroc'])}, "
-        f"Past {_percent(headline['past']['auroc'])}, Growing "
-        f"{_percent(headline['growing']['auroc'])}, Whole {_percent(headline['whole']['auroc'])}"
-        "[/bold]"
-    )
+    parts = [
+        f"{name.capitalize()} "
+        + with_interval(headline[name]["auroc"], _subset_bounds(evaluation, None, name, "auroc"))
+        for name in ("next", "past", "growing", "whole")
+    ]
+    console.print(f"[bold]AUROC averaged over time: {', '.join(parts)}[/bold]")
+    if evaluation.intervals is not None:
+        console.print(interval_note(evaluation.intervals), markup=False)
     for note in evaluation.notes:
         console.print(f"note: {note}", markup=False)
+
+
+def interval_note(intervals) -> str:
+    """What the parenthesised intervals are."""
+    options = intervals.options
+    level = f"{100 * options.confidence:g}%"
+    if options.method == "delong":
+        return f"(low–high): {level} DeLong intervals of AUROC (analytic)"
+    units = "(fake, paired real) units" if intervals.paired else "images"
+    return (
+        f"(low–high): {level} percentile intervals, stratified bootstrap of {units} per "
+        f"generator, {options.resamples} resamples, seed {options.seed}"
+    )
 
 
 def csv_text(evaluation: RunEvaluation, subset: str | None) -> str:
@@ -254,6 +357,23 @@ def main(argv: list[str], command: str = "evaluate") -> int:
         "once / twice, grayscale, noise, resized crop), on --on SUBSET (all)",
     )
     parser.add_argument(
+        "--intervals",
+        choices=METHODS,
+        help="95%% intervals: delong (AUROC, fast) or bootstrap (every metric)",
+    )
+    parser.add_argument(
+        "--resamples", type=positive_int, default=1000, help="bootstrap resamples (1000)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
+    parser.add_argument(
+        "--confidence", type=confidence_value, default=0.95, help="interval level (0.95)"
+    )
+    parser.add_argument(
+        "--operating-points",
+        action="store_true",
+        help="also show TPR at FPR 1/5/10%%, Brier, ECE and the threshold transfer",
+    )
+    parser.add_argument(
         "--save",
         action="store_true",
         help="also write window_<k>/metrics.json and RUN_DIR/summary.json",
@@ -265,7 +385,12 @@ def main(argv: list[str], command: str = "evaluate") -> int:
         use_pairing=not args.no_pairing,
         official_last_next=args.official_last_next,
     )
-    evaluation = evaluate_experiment(args.run_dir, args.stage, options)
+    intervals = (
+        IntervalOptions(args.intervals, args.confidence, args.resamples, args.seed)
+        if args.intervals
+        else None
+    )
+    evaluation = evaluate_experiment(args.run_dir, args.stage, options, intervals)
     if args.save:
         for window in evaluation.windows:
             write_window_metrics(Path(window.source).parent, window.window, args.stage, options)
@@ -278,7 +403,14 @@ def main(argv: list[str], command: str = "evaluate") -> int:
     elif args.csv:
         sys.stdout.write(csv_text(evaluation, args.on))
     else:
-        print_tables(evaluation, args.run_dir, args.stage, args.on, args.per_generator)
+        print_tables(
+            evaluation,
+            args.run_dir,
+            args.stage,
+            args.on,
+            args.per_generator,
+            args.operating_points,
+        )
     return 0
 
 

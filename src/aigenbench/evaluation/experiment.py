@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from aigenbench.errors import DataError
+from aigenbench.evaluation.intervals import IntervalOptions, run_intervals
 from aigenbench.evaluation.metrics import (
     EvaluationOptions,
     RunEvaluation,
     ScoredImages,
-    evaluate_files,
+    evaluate_scored,
     evaluate_window,
+    load_scored,
 )
 from aigenbench.evaluation.predictions import (
     find_predictions,
@@ -96,9 +98,22 @@ def evaluate_experiment(
     run_dir: str | os.PathLike[str],
     stage: str = "validate",
     options: EvaluationOptions | None = None,
+    intervals: IntervalOptions | None = None,
 ) -> RunEvaluation:
-    """Evaluate every window of an experiment directory (ours or the official framework's)."""
-    return evaluate_files(discover_predictions(run_dir, stage), options)
+    """Evaluate every window of an experiment directory (ours or the official framework's),
+    with confidence intervals when ``intervals`` is given."""
+    options = options or EvaluationOptions()
+    images = load_scored(discover_predictions(run_dir, stage))
+    evaluation = evaluate_scored(images, options)
+    if intervals is not None:
+        evaluation.intervals = run_intervals(
+            images,
+            intervals,
+            threshold=options.threshold,
+            use_pairing=options.use_pairing,
+            official_last_next=options.official_last_next,
+        )
+    return evaluation
 
 
 def metrics_file_name(stage: str = "validate") -> str:

@@ -49,7 +49,9 @@ from aigenbench.evaluation.binary import (
     auroc,
     subset_metrics,
 )
+from aigenbench.evaluation.calibration import EMPTY_CALIBRATION, Calibration, calibration
 from aigenbench.evaluation.predictions import Predictions, image_scores, load_predictions
+from aigenbench.evaluation.thresholds import RULES, ThresholdTransfer, transfer_threshold
 from aigenbench.evaluation.transfer import TransferMetrics, transfer_metrics
 
 SUBSETS = ("next", "past", "growing", "whole", "all")
@@ -71,6 +73,8 @@ class EvaluationOptions:
     """False: every real image joins every subset (the official ``--use_pairing False``)."""
     official_last_next: bool = False
     """Reproduce the official script at the last step: Next on the last window itself."""
+    target_fpr: float = 0.05
+    """The false-positive budget of the ``fpr`` threshold-transfer rule."""
 
 
 def subset_windows(
@@ -92,6 +96,14 @@ def subset_windows(
     raise ProtocolError(f"unknown subset {subset!r}; use one of {', '.join(SUBSETS)}")
 
 
+def subset_generator_ids(
+    subset: str, step: int, window_ids: Sequence[Sequence[int]], official_last_next: bool = False
+) -> list[int]:
+    """The generator ids a subset covers after step ``step`` (``window_ids``: ids per window)."""
+    covered = subset_windows(subset, step, len(window_ids), official_last_next)
+    return sorted({g for w in covered for g in window_ids[w]})
+
+
 @dataclass(frozen=True)
 class ScoredImages:
     """Per-image arrays of one predictions file, fused from the crops as the official code."""
@@ -103,10 +115,12 @@ class ScoredImages:
     windows: list[list[str]]
     valid: np.ndarray | None = None
     source: str = "<memory>"
+    ids: np.ndarray | None = None
+    """Image IDs (the rows' IDs in their split): what ties one image across windows' files."""
 
     @classmethod
     def from_predictions(cls, predictions: Predictions, source: str = "<memory>") -> ScoredImages:
-        scores, generator_ids, _ = image_scores(predictions)
+        scores, generator_ids, ids = image_scores(predictions)
         valid = predictions.fused_valid
         return cls(
             scores=np.asarray(scores),
@@ -116,6 +130,7 @@ class ScoredImages:
             windows=predictions.windows_timeline,
             valid=None if valid is None else np.asarray(valid, dtype=bool),
             source=source,
+            ids=np.asarray(ids, dtype=np.int64),
         )
 
     @property
@@ -150,6 +165,8 @@ class SubsetSelector:
                 "model produced invalid outputs, re-run the evaluation of that window"
             )
         order = np.argsort(-scores, kind="stable")
+        self.order = order
+        """``order[p]``: the image (row of the file) at sorted position p."""
         self.scores = scores[order]
         generator_ids = images.generator_ids[order]
         self.fake = generator_ids != 0
@@ -167,11 +184,15 @@ class SubsetSelector:
         self.n_groups = int(max(self.group.max(initial=0), len(images.generator_names) + 1)) + 1
         self.n_unpaired_reals = int(np.count_nonzero((~self.fake) & (group == -1)))
 
-    def select(self, generator_ids: Sequence[int]) -> SortedScores:
+    def mask(self, generator_ids: Sequence[int]) -> np.ndarray:
+        """Which sorted positions belong to the subset of these generators."""
         member = np.zeros(self.n_groups, dtype=bool)
         member[np.asarray(generator_ids, dtype=np.int64) + 2] = True
         member[0] = bool(len(generator_ids))  # reals included in every non-empty subset
-        chosen = member[self.group]
+        return member[self.group]
+
+    def select(self, generator_ids: Sequence[int]) -> SortedScores:
+        chosen = self.mask(generator_ids)
         return SortedScores(self.scores[chosen], self.fake[chosen])
 
 
@@ -189,6 +210,8 @@ class WindowEvaluation:
     source: str = "<memory>"
     next_is_last_window: bool = False
     """True when ``next`` was computed on the last window itself (official last-step rule)."""
+    calibration: dict[str, Calibration] = field(default_factory=dict)
+    """Operating points and calibration of each subset."""
 
     def to_json(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"window": self.window}
@@ -203,6 +226,9 @@ class WindowEvaluation:
         entry["n_unpaired_reals"] = self.n_unpaired_reals
         entry["comparable"] = self.n_invalid == 0
         entry["next_is_last_window"] = self.next_is_last_window
+        entry["calibration"] = {
+            name: _clean(values.to_dict()) for name, values in self.calibration.items()
+        }
         entry["file"] = self.source
         return entry
 
@@ -225,12 +251,12 @@ def evaluate_window(
     window_ids = images.window_generator_ids()
     selector = SubsetSelector(images, use_pairing=options.use_pairing)
 
-    subsets = {}
+    subsets, calibrations = {}, {}
     for name in SUBSETS:
-        covered = subset_windows(name, window, n_windows, options.official_last_next)
-        generator_ids = sorted({g for w in covered for g in window_ids[w]})
+        generator_ids = subset_generator_ids(name, window, window_ids, options.official_last_next)
         selected = selector.select(generator_ids)
         subsets[name] = subset_metrics(selected, options.threshold) if generator_ids else EMPTY
+        calibrations[name] = calibration(selected) if generator_ids else EMPTY_CALIBRATION
 
     per_generator = {}
     for window_names, ids in zip(images.windows, window_ids, strict=True):
@@ -249,6 +275,7 @@ def evaluate_window(
         n_unpaired_reals=selector.n_unpaired_reals,
         source=images.source,
         next_is_last_window=options.official_last_next and window == n_windows - 1,
+        calibration=calibrations,
     )
 
 
@@ -277,6 +304,9 @@ class RunEvaluation:
     averages: dict[str, dict[str, Any]] = field(default_factory=dict)
     transfer: TransferMetrics | None = None
     notes: list[str] = field(default_factory=list)
+    threshold_transfer: list[ThresholdTransfer] = field(default_factory=list)
+    intervals: Any = None
+    """:class:`~aigenbench.evaluation.intervals.RunIntervals` when asked for."""
 
     @property
     def steps(self) -> list[int]:
@@ -310,6 +340,8 @@ class RunEvaluation:
                 "official_last_next": self.options.official_last_next,
             },
             "notes": self.notes,
+            "threshold_transfer": [_clean(t.to_dict()) for t in self.threshold_transfer],
+            **({"intervals": _clean(self.intervals.to_json())} if self.intervals else {}),
         }
 
 
@@ -367,15 +399,34 @@ def summarise(
     )
 
 
-def evaluate_files(
+def threshold_transfer(
+    images_per_step: Mapping[int, ScoredImages], options: EvaluationOptions
+) -> list[ThresholdTransfer]:
+    """Each rule's threshold chosen on window k, applied to window k+1 (see ``thresholds``)."""
+    results = []
+    for step, images in sorted(images_per_step.items()):
+        if step + 1 >= images.n_windows:
+            continue
+        selector = SubsetSelector(images, options.use_pairing)
+        window_ids = images.window_generator_ids()
+        known, upcoming = selector.select(window_ids[step]), selector.select(window_ids[step + 1])
+        for rule in RULES:
+            result = transfer_threshold(
+                step, known, upcoming, rule, options.target_fpr, options.threshold
+            )
+            if result is not None:
+                results.append(result)
+    return results
+
+
+def load_scored(
     files: Mapping[int, str | os.PathLike[str] | Predictions],
-    options: EvaluationOptions | None = None,
-) -> RunEvaluation:
-    """Evaluate one predictions file (or loaded :class:`Predictions`) per training step."""
-    options = options or EvaluationOptions()
+) -> dict[int, ScoredImages]:
+    """The per-image scores of one predictions file (or loaded :class:`Predictions`) per step."""
     if not files:
         raise DataError("no predictions to evaluate")
-    evaluations, timeline, timeline_source = [], None, None
+    loaded: dict[int, ScoredImages] = {}
+    timeline, timeline_source = None, None
     for step in sorted(files):
         item = files[step]
         if isinstance(item, Predictions):
@@ -390,6 +441,27 @@ def evaluate_files(
                 "they come from different experiments or timelines and cannot be summarised "
                 "together"
             )
-        evaluations.append(evaluate_window(images, step, options))
-    assert timeline is not None
-    return summarise(evaluations, timeline, options)
+        loaded[step] = images
+    return loaded
+
+
+def evaluate_scored(
+    images_per_step: Mapping[int, ScoredImages], options: EvaluationOptions | None = None
+) -> RunEvaluation:
+    """Evaluate already loaded per-image scores, one :class:`ScoredImages` per step."""
+    options = options or EvaluationOptions()
+    evaluations = [
+        evaluate_window(images, step, options) for step, images in sorted(images_per_step.items())
+    ]
+    timeline = images_per_step[min(images_per_step)].windows
+    evaluation = summarise(evaluations, timeline, options)
+    evaluation.threshold_transfer = threshold_transfer(images_per_step, options)
+    return evaluation
+
+
+def evaluate_files(
+    files: Mapping[int, str | os.PathLike[str] | Predictions],
+    options: EvaluationOptions | None = None,
+) -> RunEvaluation:
+    """Evaluate one predictions file (or loaded :class:`Predictions`) per training step."""
+    return evaluate_scored(load_scored(files), options)

@@ -1,0 +1,605 @@
+"""Confidence intervals: DeLong for AUROC, a stratified paired bootstrap for every metric.
+
+**DeLong** (DeLong, DeLong & Clarke-Pearson 1988, the fast form of Sun & Xu 2014): AUROC is
+the mean of the *structural components* ``V10[i]`` (the fraction of reals a fake i outscores,
+ties counted half) and equally of ``V01[j]`` (the fraction of fakes that outscore a real j);
+``Var(AUROC) = S10 / n_fake + S01 / n_real`` with S the sample variances (``ddof=1``) of those
+components. The interval is ``AUROC ± z * sqrt(Var)`` clipped to [0, 1]. An average of
+AUROCs (the headline: Next averaged over steps) and a difference of two detectors on the same
+images get their variance from the same components summed per image (each image's
+*influence*), so images shared by several subsets or runs are counted once, with their
+correlation.
+
+**Bootstrap**: a resample draws, inside each *stratum* (one generator's fakes and the reals
+paired with them), as many (fake, paired real) *units* as the stratum has, with replacement:
+every resample keeps each generator's share and stays exactly balanced and paired (a stratum
+whose fakes and reals differ in number, e.g. ``--no-pairing``, resamples fakes and reals
+separately). A resample is a vector of counts per unit; every metric is recomputed with
+those counts as weights (weighted cumulative sums over the scores sorted once), so a
+resample never copies or re-sorts images. The draws of a stratum are seeded by (seed,
+stratum) only, so the same seed gives the same intervals on any machine, and adding a
+window or a generator does not change the other strata's resamples. One set of resamples
+is shared by every window's file (they hold the same images), so averages over steps and
+differences between runs are computed per resample: "resample once, average per resample".
+The interval is the percentile interval of the resampled values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.stats import norm  # type: ignore[import-untyped]
+
+from aigenbench.errors import ConfigError, ProtocolError
+from aigenbench.evaluation.binary import BEST_F1_THRESHOLDS, METRIC_KEYS, SortedScores
+from aigenbench.evaluation.calibration import FPR_TARGETS, fpr_key
+from aigenbench.evaluation.metrics import (
+    SUBSETS,
+    ScoredImages,
+    SubsetSelector,
+    subset_generator_ids,
+)
+
+METHODS = ("delong", "bootstrap")
+BOOTSTRAP_KEYS = (*METRIC_KEYS, *(fpr_key(target) for target in FPR_TARGETS), "brier")
+"""Every metric the bootstrap gives an interval for (DeLong: ``auroc`` only)."""
+CHUNK_ELEMENTS = 2_000_000
+"""Resamples are processed in chunks of about this many (resample x image) weights."""
+
+Bounds = tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class IntervalOptions:
+    method: str = "delong"
+    """``delong`` (AUROC only, analytic, fast) or ``bootstrap`` (every metric)."""
+    confidence: float = 0.95
+    resamples: int = 1000
+    """Bootstrap resamples."""
+    seed: int = 0
+    """Bootstrap seed: the same seed gives the same intervals."""
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(
+                f"unknown interval method {self.method!r}; use one of {', '.join(METHODS)}"
+            )
+        if not 0.0 < self.confidence < 1.0:
+            raise ConfigError(f"confidence must be between 0 and 1, got {self.confidence}")
+        if self.resamples < 2:
+            raise ConfigError(f"resamples must be at least 2, got {self.resamples}")
+
+    @property
+    def z(self) -> float:
+        return float(norm.ppf(0.5 + self.confidence / 2))
+
+    @property
+    def percentiles(self) -> tuple[float, float]:
+        tail = 100 * (1 - self.confidence) / 2
+        return tail, 100 - tail
+
+
+# ----------------------------------------------------------------------------- DeLong
+
+
+@dataclass(frozen=True)
+class DelongComponents:
+    """AUROC of one subset and its structural components (subset's sorted order)."""
+
+    auroc: float
+    v10: np.ndarray
+    """Per fake: the fraction of the subset's reals it outscores (ties half)."""
+    v01: np.ndarray
+    """Per real: the fraction of the subset's fakes that outscore it (ties half)."""
+
+    @property
+    def variance(self) -> float:
+        return _component_variance(self.v10) / len(self.v10) + _component_variance(self.v01) / len(
+            self.v01
+        )
+
+
+def _component_variance(values: np.ndarray) -> float:
+    return float(np.var(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def delong_components(sorted_scores: SortedScores) -> DelongComponents | None:
+    """DeLong's components of a subset (scores in descending order); None without both classes."""
+    scores, fake = sorted_scores.scores, sorted_scores.fake
+    n_fake = int(np.count_nonzero(fake))
+    n_real = len(fake) - n_fake
+    if n_fake == 0 or n_real == 0:
+        return None
+    new_run = np.concatenate(([False], scores[1:] != scores[:-1]))
+    run = np.cumsum(new_run)  # the tie run each position belongs to
+    last_of_run = np.flatnonzero(np.append(new_run[1:], True))
+    tps_end = np.cumsum(fake, dtype=np.int64)[last_of_run]
+    fps_end = last_of_run + 1 - tps_end
+    tps_start = np.concatenate(([0], tps_end[:-1]))
+    fps_start = np.concatenate(([0], fps_end[:-1]))
+    # A fake outscores every real after its run and half of the reals tied with it.
+    reals_below = (n_real - fps_end) + 0.5 * (fps_end - fps_start)
+    fakes_above = tps_start + 0.5 * (tps_end - tps_start)
+    v10 = reals_below[run[fake]] / n_real
+    v01 = fakes_above[run[~fake]] / n_fake
+    return DelongComponents(float(np.mean(v10)), v10, v01)
+
+
+def normal_bounds(estimate: float, variance: float, z: float) -> tuple[float, float]:
+    half = z * float(np.sqrt(max(variance, 0.0)))
+    return max(0.0, estimate - half), min(1.0, estimate + half)
+
+
+@dataclass
+class Influence:
+    """Per-image influence of a linear combination of AUROCs (for averages and differences).
+
+    For an AUROC A with components V: fake i contributes ``(V10[i] - A) / n_fake``, real j
+    ``(V01[j] - A) / n_real``; a combination ``sum c * A`` sums ``c *`` those per image. Its
+    variance (DeLong's, extended) is the sum of squares, per class, times ``n / (n - 1)``.
+    """
+
+    n_images: int
+    fake: np.ndarray = field(init=False)
+    real: np.ndarray = field(init=False)
+    fake_used: np.ndarray = field(init=False)
+    real_used: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.fake = np.zeros(self.n_images)
+        self.real = np.zeros(self.n_images)
+        self.fake_used = np.zeros(self.n_images, dtype=bool)
+        self.real_used = np.zeros(self.n_images, dtype=bool)
+
+    def add(
+        self,
+        components: DelongComponents,
+        fake_images: np.ndarray,
+        real_images: np.ndarray,
+        weight: float,
+    ) -> None:
+        """Add ``weight * A``; ``*_images``: the canonical image index of each component."""
+        a = components.auroc
+        np.add.at(self.fake, fake_images, weight * (components.v10 - a) / len(components.v10))
+        np.add.at(self.real, real_images, weight * (components.v01 - a) / len(components.v01))
+        self.fake_used[fake_images] = True
+        self.real_used[real_images] = True
+
+    @property
+    def variance(self) -> float:
+        total = 0.0
+        for values, used in ((self.fake, self.fake_used), (self.real, self.real_used)):
+            n = int(np.count_nonzero(used))
+            if n > 1:
+                total += float(np.sum(values[used] ** 2)) * n / (n - 1)
+        return total
+
+
+# ----------------------------------------------------------------------------- resampling
+
+
+@dataclass(frozen=True)
+class ResamplingUnits:
+    """How the images of an evaluation set are resampled: units, grouped in strata."""
+
+    ids: np.ndarray
+    """The evaluation set's image IDs, sorted (the canonical image order)."""
+    unit_of_image: np.ndarray
+    """Canonical image -> its unit (-1: in no subset, an unpaired real)."""
+    strata: dict[tuple[int, int], np.ndarray]
+    """(kind, group) -> the units of the stratum; kind 0 = paired units, 1 = fakes, 2 = reals."""
+    n_units: int
+
+    @property
+    def paired(self) -> bool:
+        return all(kind == 0 for kind, _ in self.strata)
+
+    def image_index(self, images: ScoredImages) -> np.ndarray:
+        """Canonical index of each image of a file; refuses a file with other images."""
+        return canonical_index(self.ids, images)
+
+    def counts(self, resamples: int, seed: int) -> np.ndarray:
+        """``[resamples, n_units]`` how often each unit is drawn (uint16), seeded per stratum."""
+        counts = np.zeros((resamples, self.n_units), dtype=np.uint16)
+        rows = np.arange(resamples)[:, None]
+        for (kind, group), units in self.strata.items():
+            n = len(units)
+            rng = np.random.default_rng([seed, kind, group + 2])
+            draws = rng.integers(0, n, size=(resamples, n))
+            drawn = np.bincount((rows * n + draws).ravel(), minlength=resamples * n)
+            counts[:, units] = drawn.reshape(resamples, n)
+        return counts
+
+
+def canonical_index(sorted_ids: np.ndarray, images: ScoredImages) -> np.ndarray:
+    if images.ids is None:
+        if len(images.scores) != len(sorted_ids):
+            raise ProtocolError(f"{images.source}: a different number of images than step 0")
+        return np.arange(len(images.scores))
+    ids = np.asarray(images.ids, dtype=np.int64)
+    position = np.clip(np.searchsorted(sorted_ids, ids), 0, max(len(sorted_ids) - 1, 0))
+    if len(ids) != len(sorted_ids) or not np.array_equal(sorted_ids[position], ids):
+        raise ProtocolError(
+            f"{images.source} holds other images than the first predictions file: its windows "
+            "were not scored on the same evaluation set"
+        )
+    return position
+
+
+def resampling_units(images: ScoredImages, use_pairing: bool = True) -> ResamplingUnits:
+    """Units and strata of an evaluation set (from any one of its predictions files)."""
+    n = len(images.scores)
+    ids = np.arange(n) if images.ids is None else np.asarray(images.ids, dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    if len(np.unique(ids)) != n:
+        raise ProtocolError(f"{images.source}: image IDs are not unique")
+    generator_ids = images.generator_ids[order]
+    fake = generator_ids != 0
+    pairing = images.pairing[order] if use_pairing else np.full(n, -2)
+    group = np.where(fake, generator_ids, pairing)
+    unit_of_image = np.full(n, -1, dtype=np.int64)
+    strata: dict[tuple[int, int], np.ndarray] = {}
+    next_unit = 0
+    for value in np.unique(group).tolist():
+        if value == -1 and use_pairing:
+            continue  # unpaired reals belong to no subset
+        fakes = np.flatnonzero(fake & (group == value))
+        reals = np.flatnonzero(~fake & (group == value))
+        if len(fakes) == len(reals):
+            units = np.arange(next_unit, next_unit + len(fakes))
+            unit_of_image[fakes] = units
+            unit_of_image[reals] = units
+            strata[(0, value)] = units
+            next_unit += len(units)
+            continue
+        for kind, members in ((1, fakes), (2, reals)):
+            if len(members):
+                units = np.arange(next_unit, next_unit + len(members))
+                unit_of_image[members] = units
+                strata[(kind, value)] = units
+                next_unit += len(units)
+    return ResamplingUnits(ids[order], unit_of_image, strata, next_unit)
+
+
+def _chunk_size(n_elements: int, resamples: int) -> int:
+    return int(min(resamples, max(1, CHUNK_ELEMENTS // max(n_elements, 1))))
+
+
+def bootstrap_subset(
+    sorted_scores: SortedScores,
+    units: np.ndarray,
+    counts: np.ndarray,
+    threshold: float = 0.5,
+) -> dict[str, np.ndarray]:
+    """Every metric of :data:`BOOTSTRAP_KEYS` per resample of one subset.
+
+    ``units``: the unit of each image in sorted order; ``counts``: ``[resamples, n_units]``.
+    Each resample equals :func:`~aigenbench.evaluation.binary.subset_metrics` on the subset
+    with every image repeated as often as its unit was drawn.
+    """
+    scores, fake = sorted_scores.scores, sorted_scores.fake
+    resamples = counts.shape[0]
+    out = {key: np.full(resamples, np.nan) for key in BOOTSTRAP_KEYS}
+    if not fake.any() or fake.all():
+        return out
+    last_of_run = np.flatnonzero(np.append(scores[1:] != scores[:-1], True))
+    above = int(np.count_nonzero(scores > np.asarray(threshold, dtype=scores.dtype)))
+    thresholds = BEST_F1_THRESHOLDS.astype(np.float32).astype(scores.dtype)
+    at_least = np.searchsorted(-scores, -thresholds, side="right")  # images >= each threshold
+    squared_error = (scores.astype(np.float64) - fake) ** 2
+    fake_weight = fake.astype(np.float32)
+    chunk = _chunk_size(len(scores), resamples)
+    for start in range(0, resamples, chunk):
+        stop = min(start + chunk, resamples)
+        weights = counts[start:stop][:, units].astype(np.float32)
+        # float32 sums of whole counts are exact up to 2**24 images.
+        cum_fake = np.cumsum(weights * fake_weight, axis=1)
+        cum_real = np.cumsum(weights * (1 - fake_weight), axis=1)
+        values = _curve_metrics(
+            cum_fake, cum_real, last_of_run, above, at_least, thresholds.astype(float)
+        )
+        values["brier"] = (weights @ squared_error) / weights.sum(axis=1)
+        for key, value in values.items():
+            out[key][start:stop] = value
+    return out
+
+
+def _at(cumulative: np.ndarray, count: int | np.ndarray) -> np.ndarray:
+    """The cumulative weight of the first ``count`` images (0 for none)."""
+    padded = np.concatenate((np.zeros((len(cumulative), 1), cumulative.dtype), cumulative), axis=1)
+    return padded[:, count].astype(np.float64)
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
+
+
+def _curve_metrics(
+    cum_fake: np.ndarray,
+    cum_real: np.ndarray,
+    last_of_run: np.ndarray,
+    above: int,
+    at_least: np.ndarray,
+    thresholds: np.ndarray,
+) -> dict[str, np.ndarray]:
+    tps = cum_fake[:, last_of_run].astype(np.float64)
+    fps = cum_real[:, last_of_run].astype(np.float64)
+    n_fake, n_real = tps[:, -1], fps[:, -1]
+    previous_tps = np.concatenate((np.zeros((len(tps), 1)), tps[:, :-1]), axis=1)
+    step_fps = np.diff(fps, axis=1, prepend=0.0)
+    auroc = np.sum(step_fps * (tps + previous_tps), axis=1) / (2 * n_fake * n_real)
+    precision_curve = _ratio(tps, tps + fps)
+    ap = np.sum((tps - previous_tps) * precision_curve, axis=1) / n_fake
+
+    tp = _at(cum_fake, above)
+    fp = _at(cum_real, above)
+    tn, total = n_real - fp, n_fake + n_real
+    recall, tnr = tp / n_fake, tn / n_real
+
+    fpr = np.concatenate((np.zeros((len(fps), 1)), fps / n_real[:, None]), axis=1)
+    fnr = np.concatenate((np.ones((len(tps), 1)), 1.0 - tps / n_fake[:, None]), axis=1)
+    gap = fnr - fpr
+    rows = np.arange(len(gap))
+    crossing = np.argmax(gap <= 0, axis=1)
+    before = np.maximum(crossing - 1, 0)
+    drop = gap[rows, before] - gap[rows, crossing]
+    fraction = np.divide(gap[rows, before], drop, out=np.zeros(len(gap)), where=drop > 0)
+    eer = np.where(
+        gap[rows, crossing] == 0,
+        fpr[rows, crossing],
+        fpr[rows, before] + fraction * (fpr[rows, crossing] - fpr[rows, before]),
+    )
+
+    # F1 only changes where the number of images >= the threshold does: evaluate it once per
+    # distinct count and keep, among the best, the lowest threshold (as the official argmax).
+    distinct, first_threshold = np.unique(at_least, return_index=True)
+    tp_at = _at(cum_fake, distinct)
+    fp_at = _at(cum_real, distinct)
+    f1_at = _ratio(2 * tp_at, tp_at + fp_at + n_fake[:, None])
+    best = f1_at == f1_at.max(axis=1, keepdims=True)
+    best_threshold = np.where(best, first_threshold, len(thresholds)).min(axis=1)
+    values = {
+        "auroc": auroc,
+        "ap": ap,
+        "accuracy": (tp + tn) / total,
+        "balanced_accuracy": (recall + tnr) / 2,
+        "precision": _ratio(tp, tp + fp),
+        "recall": recall,
+        "f1": _ratio(2 * tp, n_fake + tp + fp),
+        "tnr": tnr,
+        "eer": eer,
+        "best_f1_threshold": thresholds[best_threshold],
+    }
+    for target in FPR_TARGETS:
+        # The most fakes caught with at most `target` of the reals called fake.
+        allowed = np.sum(fps <= target * n_real[:, None] + 1e-9, axis=1)
+        padded = np.concatenate((np.zeros((len(tps), 1)), tps), axis=1)
+        values[fpr_key(target)] = padded[rows, allowed] / n_fake
+    return values
+
+
+def percentile_bounds(values: np.ndarray, options: IntervalOptions) -> Bounds:
+    finite = values[np.isfinite(values)]
+    if len(finite) == 0:
+        return None
+    low, high = np.percentile(finite, options.percentiles)
+    return float(low), float(high)
+
+
+# ----------------------------------------------------------------------------- a run
+
+
+MetricBounds = dict[str, Bounds]
+
+
+@dataclass
+class WindowIntervals:
+    window: int
+    subsets: dict[str, MetricBounds]
+    per_generator: dict[str, MetricBounds]
+    matrix_row: list[Bounds]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "window": self.window,
+            **{name: _bounds_json(values) for name, values in self.subsets.items()},
+            "per_generator": {
+                name: _bounds_json(values) for name, values in self.per_generator.items()
+            },
+            "matrix_row": [None if b is None else list(b) for b in self.matrix_row],
+        }
+
+
+def _bounds_json(values: MetricBounds) -> dict[str, list[float] | None]:
+    return {key: None if b is None else [b[0], b[1]] for key, b in values.items()}
+
+
+@dataclass
+class RunIntervals:
+    """Intervals of every subset of every window, and of the averages over steps."""
+
+    options: IntervalOptions
+    windows: dict[int, WindowIntervals]
+    averages: dict[str, MetricBounds]
+    paired: bool = True
+    resampled: dict[str, dict[int, dict[str, np.ndarray]]] = field(default_factory=dict)
+    """Bootstrap only: subset -> step -> metric -> per-resample values (for comparisons)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": self.options.method,
+            "confidence": self.options.confidence,
+            "resamples": self.options.resamples if self.options.method == "bootstrap" else None,
+            "seed": self.options.seed if self.options.method == "bootstrap" else None,
+            "paired_units": self.paired,
+            "per_window": [self.windows[k].to_json() for k in sorted(self.windows)],
+            "average": {name: _bounds_json(values) for name, values in self.averages.items()},
+        }
+
+
+def _generator_subsets(
+    images: ScoredImages, step: int, official_last_next: bool
+) -> tuple[dict[str, list[int]], dict[str, int], list[list[int]]]:
+    window_ids = images.window_generator_ids()
+    subsets = {
+        name: subset_generator_ids(name, step, window_ids, official_last_next) for name in SUBSETS
+    }
+    per_generator = {
+        name: generator_id
+        for names, ids in zip(images.windows, window_ids, strict=True)
+        for name, generator_id in zip(names, ids, strict=True)
+    }
+    return subsets, per_generator, window_ids
+
+
+def delong_run_intervals(
+    images_per_step: Mapping[int, ScoredImages],
+    options: IntervalOptions,
+    use_pairing: bool = True,
+    official_last_next: bool = False,
+) -> RunIntervals:
+    """DeLong intervals of AUROC: every subset, generator and matrix cell; and the averages."""
+    first = images_per_step[min(images_per_step)]
+    sorted_ids = np.sort(np.arange(len(first.scores)) if first.ids is None else first.ids)
+    z = options.z
+    windows: dict[int, WindowIntervals] = {}
+    influences = {name: Influence(len(sorted_ids)) for name in SUBSETS}
+    used_steps: dict[str, list[tuple[DelongComponents, np.ndarray, np.ndarray]]] = {
+        name: [] for name in SUBSETS
+    }
+
+    def bounds(components: DelongComponents | None) -> Bounds:
+        if components is None:
+            return None
+        return normal_bounds(components.auroc, components.variance, z)
+
+    for step, images in sorted(images_per_step.items()):
+        selector = SubsetSelector(images, use_pairing)
+        image_of_sorted = canonical_index(sorted_ids, images)[selector.order]
+        subsets, per_generator, window_ids = _generator_subsets(images, step, official_last_next)
+        subset_bounds: dict[str, MetricBounds] = {}
+        for name, generator_ids in subsets.items():
+            if not generator_ids:
+                subset_bounds[name] = {"auroc": None}
+                continue
+            chosen = selector.mask(generator_ids)
+            components = delong_components(
+                SortedScores(selector.scores[chosen], selector.fake[chosen])
+            )
+            subset_bounds[name] = {"auroc": bounds(components)}
+            if components is not None:
+                fake = selector.fake[chosen]
+                images_chosen = image_of_sorted[chosen]
+                used_steps[name].append((components, images_chosen[fake], images_chosen[~fake]))
+        generator_bounds = {
+            name: {"auroc": bounds(delong_components(selector.select([generator_id])))}
+            for name, generator_id in per_generator.items()
+        }
+        matrix = [bounds(delong_components(selector.select(ids))) for ids in window_ids]
+        windows[step] = WindowIntervals(step, subset_bounds, generator_bounds, matrix)
+
+    averages: dict[str, MetricBounds] = {}
+    for name in SUBSETS:
+        steps = used_steps[name]
+        if not steps:
+            averages[name] = {"auroc": None}
+            continue
+        influence = influences[name]
+        for components, fakes, reals in steps:
+            influence.add(components, fakes, reals, 1.0 / len(steps))
+        mean = float(np.mean([c.auroc for c, _, _ in steps]))
+        averages[name] = {"auroc": normal_bounds(mean, influence.variance, z)}
+    return RunIntervals(options, windows, averages, paired=True)
+
+
+def bootstrap_run_intervals(
+    images_per_step: Mapping[int, ScoredImages],
+    options: IntervalOptions,
+    threshold: float = 0.5,
+    use_pairing: bool = True,
+    official_last_next: bool = False,
+    subsets_only: Sequence[str] | None = None,
+    per_generator: bool = True,
+    matrix: bool = True,
+    keep_resampled: bool = False,
+) -> RunIntervals:
+    """Bootstrap intervals of every metric; ``subsets_only`` restricts the work (compare)."""
+    first = images_per_step[min(images_per_step)]
+    units = resampling_units(first, use_pairing)
+    counts = units.counts(options.resamples, options.seed)
+    names = tuple(subsets_only) if subsets_only is not None else SUBSETS
+    windows: dict[int, WindowIntervals] = {}
+    resampled: dict[str, dict[int, dict[str, np.ndarray]]] = {name: {} for name in names}
+
+    def run(selector: SubsetSelector, unit_of_sorted: np.ndarray, ids: list[int]):
+        chosen = selector.mask(ids)
+        selected = SortedScores(selector.scores[chosen], selector.fake[chosen])
+        return bootstrap_subset(selected, unit_of_sorted[chosen], counts, threshold)
+
+    for step, images in sorted(images_per_step.items()):
+        selector = SubsetSelector(images, use_pairing)
+        unit_of_sorted = units.unit_of_image[units.image_index(images)][selector.order]
+        generator_subsets, generators, window_ids = _generator_subsets(
+            images, step, official_last_next
+        )
+        subset_bounds: dict[str, MetricBounds] = {}
+        for name in names:
+            ids = generator_subsets[name]
+            if not ids:
+                subset_bounds[name] = dict.fromkeys(BOOTSTRAP_KEYS)
+                continue
+            values = run(selector, unit_of_sorted, ids)
+            resampled[name][step] = values
+            subset_bounds[name] = {k: percentile_bounds(v, options) for k, v in values.items()}
+        generator_bounds: dict[str, MetricBounds] = {}
+        if per_generator:
+            for generator, generator_id in generators.items():
+                values = run(selector, unit_of_sorted, [generator_id])
+                generator_bounds[generator] = {
+                    k: percentile_bounds(v, options) for k, v in values.items()
+                }
+        matrix_row: list[Bounds] = []
+        if matrix:
+            matrix_row = [
+                percentile_bounds(run(selector, unit_of_sorted, ids)["auroc"], options)
+                for ids in window_ids
+            ]
+        windows[step] = WindowIntervals(step, subset_bounds, generator_bounds, matrix_row)
+
+    averages: dict[str, MetricBounds] = {}
+    for name in names:
+        per_step = resampled[name]
+        averages[name] = {}
+        for key in BOOTSTRAP_KEYS:
+            if not per_step:
+                averages[name][key] = None
+                continue
+            stacked = np.stack([values[key] for values in per_step.values()])
+            with np.errstate(invalid="ignore"):
+                mean = np.nanmean(np.where(np.isfinite(stacked), stacked, np.nan), axis=0)
+            averages[name][key] = percentile_bounds(mean, options)
+    return RunIntervals(
+        options,
+        windows,
+        averages,
+        paired=units.paired,
+        resampled=resampled if keep_resampled else {},
+    )
+
+
+def run_intervals(
+    images_per_step: Mapping[int, ScoredImages],
+    options: IntervalOptions,
+    threshold: float = 0.5,
+    use_pairing: bool = True,
+    official_last_next: bool = False,
+) -> RunIntervals:
+    """Intervals of every subset, generator and matrix cell of a run, by ``options.method``."""
+    if options.method == "delong":
+        return delong_run_intervals(images_per_step, options, use_pairing, official_last_next)
+    return bootstrap_run_intervals(
+        images_per_step, options, threshold, use_pairing, official_last_next
+    )

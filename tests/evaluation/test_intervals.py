@@ -1,0 +1,152 @@
+"""Intervals: DeLong against a hand computation, the bootstrap against materialised resamples,
+coverage measured on simulated binormal scores with a known AUROC, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from aigenbench.evaluation.binary import SortedScores, subset_metrics
+from aigenbench.evaluation.calibration import calibration, fpr_key
+from aigenbench.evaluation.intervals import (
+    BOOTSTRAP_KEYS,
+    IntervalOptions,
+    bootstrap_run_intervals,
+    bootstrap_subset,
+    delong_components,
+    delong_run_intervals,
+    resampling_units,
+)
+from aigenbench.evaluation.metrics import ScoredImages, evaluate_files
+from tests.evaluation.conftest import write_our_run
+
+
+def test_delong_variance_by_hand():
+    # fakes 0.9, 0.6, 0.4; reals 0.5, 0.3, 0.6 (one tie at 0.6).
+    # V10 = [3, 2.5, 1] / 3, V01 = [2, 3, 1.5] / 3, AUROC = 13/18,
+    # S10 = 13/108, S01 = 7/108, Var = S10/3 + S01/3 = 5/81.
+    selected = SortedScores.from_unsorted(
+        np.array([0.9, 0.6, 0.4, 0.5, 0.3, 0.6]), np.array([1, 1, 1, 0, 0, 0], bool)
+    )
+    components = delong_components(selected)
+    assert components is not None
+    assert components.auroc == pytest.approx(13 / 18, abs=1e-12)
+    assert sorted(components.v10) == pytest.approx([1 / 3, 5 / 6, 1.0])
+    assert sorted(components.v01) == pytest.approx([0.5, 2 / 3, 1.0])
+    assert components.variance == pytest.approx(5 / 81, abs=1e-12)
+    assert delong_components(SortedScores.from_unsorted(np.ones(3), np.ones(3, bool))) is None
+
+
+def _binormal(n_trials: int, n: int, auroc: float, seed: int) -> ScoredImages:
+    """``n_trials`` generators, each n fakes ~ N(mu, 1) + n paired reals ~ N(0, 1)."""
+    rng = np.random.default_rng(seed)
+    mu = np.sqrt(2) * norm.ppf(auroc)  # AUROC of the binormal model = Phi(mu / sqrt 2)
+    generators = np.repeat(np.arange(1, n_trials + 1), n)
+    scores = np.concatenate([rng.normal(mu, 1, n * n_trials), rng.normal(0, 1, n * n_trials)])
+    names = ["", *(f"g{i}" for i in range(1, n_trials + 1))]
+    return ScoredImages(
+        scores=scores,
+        generator_ids=np.concatenate([generators, np.zeros(n * n_trials, dtype=np.int64)]),
+        pairing=np.concatenate([np.full(n * n_trials, -1), generators]),
+        generator_names=names,
+        windows=[names[1:]],
+        ids=np.arange(2 * n * n_trials),
+    )
+
+
+def _coverage(bounds: dict, truth: float) -> float:
+    inside = [b["auroc"][0] <= truth <= b["auroc"][1] for b in bounds.values()]
+    return float(np.mean(inside))
+
+
+def test_delong_coverage_on_binormal_scores():
+    truth = 0.8
+    images = _binormal(n_trials=2000, n=60, auroc=truth, seed=1)
+    intervals = delong_run_intervals({0: images}, IntervalOptions("delong"))
+    coverage = _coverage(intervals.windows[0].per_generator, truth)
+    assert 0.93 <= coverage <= 0.97, coverage
+
+
+def test_bootstrap_coverage_on_binormal_scores():
+    # 500 trials of 120 fakes + 120 paired reals, 200 resamples each (fewer than the default
+    # 1000 to keep the test fast; the percentile interval needs a couple of hundred).
+    truth = 0.8
+    images = _binormal(n_trials=500, n=120, auroc=truth, seed=2)
+    options = IntervalOptions("bootstrap", resamples=200, seed=3)
+    intervals = bootstrap_run_intervals({0: images}, options, matrix=False)
+    coverage = _coverage(intervals.windows[0].per_generator, truth)
+    assert 0.93 <= coverage <= 0.97, coverage
+
+
+def test_each_bootstrap_resample_equals_the_metrics_of_the_materialised_resample():
+    rng = np.random.default_rng(0)
+    n = 40
+    scores = np.round(rng.random(2 * n), 1).astype(np.float32)  # many ties
+    fake = np.arange(2 * n) < n
+    selected = SortedScores.from_unsorted(scores, fake)
+    order = np.argsort(-scores, kind="stable")
+    units = np.concatenate([np.arange(n), np.arange(n)])[order]  # fake i paired with real i
+    counts = rng.multinomial(n, np.full(n, 1 / n), size=5).astype(np.uint16)
+    values = bootstrap_subset(selected, units, counts, threshold=0.45)
+    for r in range(5):
+        repeat = counts[r][units]
+        expanded = SortedScores(
+            np.repeat(selected.scores, repeat), np.repeat(selected.fake, repeat)
+        )
+        exact = subset_metrics(expanded, 0.45).to_dict()
+        exact.update(calibration(expanded).to_dict())
+        exact["brier"] = calibration(expanded).brier
+        for key in BOOTSTRAP_KEYS:
+            assert values[key][r] == pytest.approx(exact[key], abs=1e-9), key
+    assert fpr_key(0.05) in BOOTSTRAP_KEYS
+
+
+def test_units_pair_each_fake_with_a_real_of_its_generator():
+    images = _binormal(n_trials=3, n=4, auroc=0.7, seed=0)
+    units = resampling_units(images)
+    assert units.paired and units.n_units == 12
+    counts = units.counts(50, seed=1)
+    assert (counts.reshape(50, 3, 4).sum(axis=2) == 4).all()  # every stratum keeps its size
+    unit_of = units.unit_of_image
+    fake = images.generator_ids != 0
+    assert sorted(unit_of[fake]) == sorted(unit_of[~fake]) == list(range(12))
+    # Reproducible and keyed by (seed, stratum), not by position.
+    assert np.array_equal(counts, units.counts(50, seed=1))
+    assert not np.array_equal(counts, units.counts(50, seed=2))
+
+
+def test_run_intervals_contain_the_estimates_and_the_averages_are_tighter(tmp_path):
+    write_our_run(tmp_path, per_generator=30)
+    files = {k: tmp_path / f"window_{k}" / "predictions_validate.npz" for k in range(3)}
+    evaluation = evaluate_files(files)
+    from aigenbench.evaluation.metrics import ScoredImages as _S
+    from aigenbench.evaluation.predictions import load_predictions
+
+    images = {k: _S.from_predictions(load_predictions(p)) for k, p in files.items()}
+    delong = delong_run_intervals(images, IntervalOptions("delong"))
+    boot = bootstrap_run_intervals(images, IntervalOptions("bootstrap", resamples=300))
+    for method in (delong, boot):
+        for window in evaluation.windows:
+            low, high = method.windows[window.window].subsets["all"]["auroc"]
+            assert low <= window.subsets["all"].auroc <= high
+        low, high = method.averages["next"]["auroc"]
+        assert low <= evaluation.averages["next"]["auroc"] <= high
+    # The average of two disjoint Next subsets is tighter than either alone.
+    width = lambda b: b[1] - b[0]  # noqa: E731
+    for method in (delong, boot):
+        assert width(method.averages["next"]["auroc"]) < min(
+            width(method.windows[k].subsets["next"]["auroc"]) for k in (0, 1)
+        )
+    again = bootstrap_run_intervals(images, IntervalOptions("bootstrap", resamples=300))
+    assert again.to_json() == boot.to_json()
+    assert boot.windows[0].subsets["past"]["auroc"] is None
+
+
+def test_bad_interval_options_are_config_errors():
+    from aigenbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="delong"):
+        IntervalOptions("jackknife")
+    with pytest.raises(ConfigError, match="resamples"):
+        IntervalOptions("bootstrap", resamples=1)
