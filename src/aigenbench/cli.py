@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "test": ("aigenbench.commands.fit", "score a finished experiment (test stage)"),
     "evaluate": ("aigenbench.commands.evaluate", "metrics tables of an experiment's predictions"),
     "report": ("aigenbench.commands.report", "write report.html with plots of an experiment"),
+    "compare": (
+        "aigenbench.commands.compare",
+        "leaderboard of runs on the same evaluation set, with intervals and paired tests",
+    ),
     "predict": ("aigenbench.commands.predict", "score images and folders with a trained detector"),
     "audit": (
         "aigenbench.commands.audit",

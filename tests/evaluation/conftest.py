@@ -13,10 +13,19 @@ from tests.evaluation.official_format import make_eval_set, random_crop_scores
 SMALL_WINDOWS = [["ProGAN", "StyleGAN"], ["DDPM", "Glide"], ["SDXL", "FLUX"]]
 
 
-def write_our_run(run_dir, windows=SMALL_WINDOWS, per_generator=12, steps=None):
+def write_our_run(
+    run_dir, windows=SMALL_WINDOWS, per_generator=12, steps=None, score_seed=0, sharpen=0.0
+):
+    """``score_seed``: another detector on the same images; ``sharpen``: fakes' scores pushed
+    up and reals' down by that much (a better detector)."""
     eval_set = make_eval_set(windows, per_generator=per_generator, seed=21)
     for step in range(len(windows)) if steps is None else steps:
-        crops = random_crop_scores(eval_set, step, seed=step, crops=None)
+        crops = random_crop_scores(eval_set, step, seed=step + 1000 * score_seed, crops=None)
+        if sharpen:
+            crops = [
+                np.clip(c + (sharpen if g else -sharpen), 0, 1).astype(np.float32)
+                for c, g in zip(crops, eval_set.generator_ids, strict=True)
+            ]
         counts = [len(c) for c in crops]
         predictions = build_predictions(
             np.concatenate(crops),

@@ -26,6 +26,7 @@ The interval is the percentile interval of the resampled values.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -455,6 +456,39 @@ def _generator_subsets(
     return subsets, per_generator, window_ids
 
 
+def canonical_ids(images: ScoredImages) -> np.ndarray:
+    """The sorted image IDs of a file (positions when it has no IDs)."""
+    return np.sort(np.arange(len(images.scores)) if images.ids is None else images.ids)
+
+
+def average_auroc_influence(
+    images_per_step: Mapping[int, ScoredImages],
+    subset: str,
+    sorted_ids: np.ndarray,
+    use_pairing: bool = True,
+    official_last_next: bool = False,
+) -> tuple[float | None, Influence]:
+    """The AUROC of ``subset`` averaged over the steps where it is defined, and its influence."""
+    influence = Influence(len(sorted_ids))
+    parts = []
+    for step, images in sorted(images_per_step.items()):
+        ids = subset_generator_ids(subset, step, images.window_generator_ids(), official_last_next)
+        if not ids:
+            continue
+        selector = SubsetSelector(images, use_pairing)
+        chosen = selector.mask(ids)
+        fake = selector.fake[chosen]
+        components = delong_components(SortedScores(selector.scores[chosen], fake))
+        if components is None:
+            continue
+        image_of_sorted = canonical_index(sorted_ids, images)[selector.order][chosen]
+        parts.append((components, image_of_sorted[fake], image_of_sorted[~fake]))
+    for components, fakes, reals in parts:
+        influence.add(components, fakes, reals, 1.0 / len(parts))
+    mean = float(np.mean([c.auroc for c, _, _ in parts])) if parts else None
+    return mean, influence
+
+
 def delong_run_intervals(
     images_per_step: Mapping[int, ScoredImages],
     options: IntervalOptions,
@@ -578,7 +612,8 @@ def bootstrap_run_intervals(
                 averages[name][key] = None
                 continue
             stacked = np.stack([values[key] for values in per_step.values()])
-            with np.errstate(invalid="ignore"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a resample without any value
                 mean = np.nanmean(np.where(np.isfinite(stacked), stacked, np.nan), axis=0)
             averages[name][key] = percentile_bounds(mean, options)
     return RunIntervals(

@@ -174,3 +174,21 @@ def det_figure(curves: Sequence[Curve], title: str) -> bytes:
     axes.grid(alpha=0.3)
     axes.legend(loc="upper right", fontsize="small")
     return _png(figure)
+
+
+def comparison_figure(names: Sequence[str], values: Sequence[float | None], bounds) -> bytes:
+    """Next AUROC (averaged over steps) of each run with its interval, best at the top."""
+    figure = Figure(figsize=(7, 0.9 + 0.45 * len(names)))
+    axes = figure.subplots()
+    positions = np.arange(len(names))[::-1]
+    for position, value, interval in zip(positions, values, bounds, strict=True):
+        if value is None:
+            continue
+        if interval is not None:
+            axes.plot([100 * interval[0], 100 * interval[1]], [position, position], color="#1f77b4")
+        axes.plot([100 * value], [position], "o", color="#1f77b4")
+    axes.set_yticks(positions, labels=list(names))
+    axes.set_xlabel("Next-period AUROC averaged over steps (%), with its interval")
+    axes.grid(alpha=0.3, axis="x")
+    axes.set_ylim(-0.7, len(names) - 0.3)
+    return _png(figure)

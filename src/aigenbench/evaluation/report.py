@@ -369,3 +369,101 @@ def write_report(
 
 
 __all__ = ["Report", "render_html", "write_report"]
+
+
+# ----------------------------------------------------------------------------- comparison
+
+
+def _with_interval(value: float | None, bounds: tuple[float, float] | None) -> str:
+    if value is None:
+        return "—"
+    if bounds is None:
+        return _percent(value)
+    return f"{_percent(value)} ({100 * bounds[0]:.1f}–{100 * bounds[1]:.1f})"
+
+
+def _p_value(p: float | None) -> str:
+    if p is None:
+        return "—"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def comparison_section(comparison: Any) -> str:
+    """The leaderboard of :func:`~aigenbench.evaluation.compare.compare_runs`, its forest plot,
+    the paired tests and the seed groups, as HTML."""
+    from aigenbench.evaluation.compare import METRIC_TITLES
+    from aigenbench.evaluation.plots import comparison_figure
+
+    runs = comparison.runs
+    keys = list(METRIC_TITLES)
+    parts = ['<h2 id="comparison">Comparison</h2>']
+    parts.append(
+        "<p>Runs scored on the same evaluation images, ranked by Next-period AUROC averaged "
+        "over steps. Each cell: the estimate and its interval (low–high).</p>"
+    )
+    parts.append(
+        _image(
+            comparison_figure(
+                [r.name for r in runs],
+                [r.values["next_auroc"] for r in runs],
+                [r.bounds["next_auroc"] for r in runs],
+            ),
+            "Next AUROC of each run with its interval",
+        )
+    )
+    rows = [
+        [str(rank), run.name, *[_with_interval(run.values[k], run.bounds[k]) for k in keys]]
+        for rank, run in enumerate(runs, 1)
+    ]
+    parts.append(_table(["rank", "run", *METRIC_TITLES.values()], rows))
+    if comparison.pairs:
+        rows = []
+        for pair in comparison.pairs:
+            delta = "—" if pair.difference is None else f"{100 * pair.difference:+.2f}"
+            interval = (
+                "—"
+                if pair.bounds is None
+                else f"{100 * pair.bounds[0]:+.2f} … {100 * pair.bounds[1]:+.2f}"
+            )
+            rows.append(
+                [
+                    f"{pair.first} − {pair.second}",
+                    METRIC_TITLES[pair.metric],
+                    delta,
+                    interval,
+                    pair.test,
+                    _p_value(pair.p),
+                    _p_value(pair.p_holm) + (" *" if pair.significant else ""),
+                ]
+            )
+        parts.append("<h3>Paired tests (same images)</h3>")
+        parts.append(
+            _table(
+                ["pair", "metric", "difference (points)", "interval", "test", "p", "p (Holm)"],
+                rows,
+            )
+        )
+    for group in comparison.seed_groups:
+        parts.append(f"<h3>Seed variance: {_e(', '.join(group.runs))}</h3>")
+        rows = [
+            [
+                METRIC_TITLES[key],
+                _percent(group.mean[key]),
+                "—" if group.std[key] is None else f"{100 * group.std[key]:.2f}",
+            ]
+            for key in METRIC_TITLES
+        ]
+        parts.append(_table(["metric", "mean over seeds", "std (points)"], rows))
+    parts += [f'<p class="muted">{_e(note)}</p>' for note in comparison.notes]
+    return "".join(parts)
+
+
+def write_comparison_page(comparison: Any, path: str | os.PathLike[str]) -> Path:
+    """A self-contained page with :func:`comparison_section`."""
+    title = "aigenbench comparison: " + ", ".join(r.name for r in comparison.runs)
+    document = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{_e(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        f"<h1>{_e(title)}</h1>\n{comparison_section(comparison)}\n</body>\n</html>\n"
+    )
+    return write_text_atomic(Path(path), document)
