@@ -24,6 +24,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "aigenbench.commands.compare",
         "leaderboard of runs on the same evaluation set, with intervals and paired tests",
     ),
+    "bundle": ("aigenbench.commands.bundle", "pack a run into one checkable zip"),
+    "verify": (
+        "aigenbench.commands.verify",
+        "recompute a bundle's numbers and check it follows the protocol",
+    ),
     "predict": ("aigenbench.commands.predict", "score images and folders with a trained detector"),
     "audit": (
         "aigenbench.commands.audit",

@@ -118,7 +118,7 @@ class Comparison:
                     **{
                         key: {
                             "value": r.values[key],
-                            "interval": None if r.bounds[key] is None else list(r.bounds[key]),
+                            "interval": _listed(r.bounds[key]),
                         }
                         for key in METRIC_TITLES
                     },
@@ -133,6 +133,10 @@ class Comparison:
             "seed": self.options.seed,
             "notes": self.notes,
         }
+
+
+def _listed(bounds: tuple[float, float] | None) -> list[float] | None:
+    return None if bounds is None else [bounds[0], bounds[1]]
 
 
 def _fingerprint(images: ScoredImages) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -376,7 +380,7 @@ def _seed_groups(entries: list[RunEntry]) -> list[SeedGroup]:
         mean: dict[str, float | None] = {}
         std: dict[str, float | None] = {}
         for key in METRIC_TITLES:
-            values = [m.values[key] for m in members if m.values[key] is not None]
+            values = [v for m in members if (v := m.values[key]) is not None]
             mean[key] = float(np.mean(values)) if values else None
             std[key] = float(np.std(values, ddof=1)) if len(values) > 1 else None
         result.append(SeedGroup([m.name for m in members], mean, std))

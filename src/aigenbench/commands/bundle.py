@@ -1,0 +1,39 @@
+"""``aigenbench bundle``: pack a run into one checkable zip (``aigenbench verify`` checks it)."""
+
+from __future__ import annotations
+
+from aigenbench.commands._args import command_parser
+
+DESCRIPTION = """\
+Pack an experiment into one zip a leaderboard maintainer can check: every window's
+predictions file and membership.json, the resolved config.yaml, summary.json and metrics,
+environment.json (Python, platform, package versions) and manifest.json (SHA-256 of every
+file and the metrics). `aigenbench verify BUNDLE` recomputes the numbers and checks the
+protocol."""
+
+
+def bundle(run_dir: str, output: str, stage: str = "validate"):
+    """Pack ``run_dir`` into the zip ``output``.
+
+    Args:
+        run_dir: the experiment directory (runs/<id> or an official experiment folder).
+        output: where to write the zip.
+        stage: which predictions (validate or test).
+    """
+    from aigenbench.evaluation.bundle import write_bundle
+
+    return write_bundle(run_dir, output, stage)
+
+
+def main(argv: list[str], command: str = "bundle") -> int:
+    parser = command_parser(command, DESCRIPTION)
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="experiment directory")
+    parser.add_argument("-o", "--output", required=True, metavar="ZIP", help="the zip to write")
+    parser.add_argument(
+        "--stage", choices=("validate", "test"), default="validate", help="which predictions"
+    )
+    args = parser.parse_args(argv)
+    made = bundle(args.run_dir, args.output, args.stage)
+    print(f"bundle: {made.path} ({made.n_windows} windows, {len(made.files)} files)")
+    print(f"check it with: aigenbench verify {made.path}")
+    return 0
