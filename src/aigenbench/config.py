@@ -133,6 +133,8 @@ class Config:
     experiment: ExperimentConfig
     raw: dict[str, Any]
     """The resolved configuration as plain data (what ``config.yaml`` holds)."""
+    strategy: Any = None
+    """The continual-learning strategy (``training.strategies.StrategyConfig``); None: finetune."""
 
     @property
     def experiment_id(self) -> str:
@@ -149,6 +151,7 @@ def build_parser(prog: str = "aigenbench fit") -> Any:
 
     from aigenbench.data.config import DataConfig
     from aigenbench.models.config import ModelConfig
+    from aigenbench.training.strategies.config import StrategyConfig
 
     set_parsing_settings(docstring_parse_attribute_docstrings=True)
     parser = ArgumentParser(
@@ -166,6 +169,7 @@ def build_parser(prog: str = "aigenbench fit") -> Any:
     parser.add_class_arguments(ModelConfig, "model")
     parser.add_class_arguments(TrainerConfig, "trainer")
     parser.add_class_arguments(ExperimentConfig, "experiment")
+    parser.add_class_arguments(StrategyConfig, "strategy")  # continual strategies
     return parser
 
 
@@ -279,6 +283,7 @@ def config_from_namespace(parser: Any, namespace: Any) -> Config:
         trainer=objects.trainer,
         experiment=objects.experiment,
         raw=raw,
+        strategy=objects.strategy,
     )
 
 

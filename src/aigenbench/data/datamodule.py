@@ -18,6 +18,7 @@ would use only one of the two). With several processes, give the Trainer
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
@@ -80,6 +81,7 @@ class WindowDataModule(L.LightningDataModule):
         stage: Stage = "validate",
         train_pipeline: TrainPipeline | None = None,
         eval_pipeline: EvalPipeline | None = None,
+        train_ids: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         self.source = open_source(source) if isinstance(source, str) else source
@@ -87,6 +89,8 @@ class WindowDataModule(L.LightningDataModule):
         if window is not None:
             plan.check_window(window)
         self.window = window
+        # A continual strategy trains a window on its own rows plus rows of earlier windows.
+        self._train_ids = None if train_ids is None else [int(i) for i in train_ids]
         self.config = config
         self.input_size = input_size
         self.stage = stage
@@ -115,7 +119,22 @@ class WindowDataModule(L.LightningDataModule):
             raise ConfigError(
                 "this datamodule is for evaluation only (window=None): it has no training set"
             )
-        ids = self.plan.training_ids(self.window)
+        return self.rows_dataset(self.training_ids, self.config.augmentation_factor)
+
+    @property
+    def training_ids(self) -> list[int]:
+        """The rows this window trains on: the plan's, or those given (``train_ids``)."""
+        if self.window is None:
+            raise ConfigError(
+                "this datamodule is for evaluation only (window=None): it has no training set"
+            )
+        if self._train_ids is not None:
+            return list(self._train_ids)
+        return self.plan.training_ids(self.window)
+
+    def rows_dataset(self, ids: Sequence[int], augmentation_factor: int = 1) -> TrainingDataset:
+        """Training rows ``ids`` through this window's training pipeline (``augmentation_factor``
+        copies each; 1: copy 0 only, what a strategy's post-window passes read)."""
         generator_of = dict(zip(self.plan.train.ids, self.plan.train.generators, strict=True))
         return TrainingDataset(
             self.source,
@@ -123,10 +142,20 @@ class WindowDataModule(L.LightningDataModule):
             [generator_of[row_id] for row_id in ids],
             self.plan.generator_names,
             self.train_pipeline,
-            augmentation_factor=self.config.augmentation_factor,
-            window=self.window,
+            augmentation_factor=augmentation_factor,
+            window=self.window or 0,
             seed=self.config.augmentation_seed,
             max_pixels=self.config.max_image_pixels,
+        )
+
+    def rows_loader(self, ids: Sequence[int]) -> DataLoader:
+        """Batches of training rows ``ids`` (copy 0, in the order given, not sharded by rank)."""
+        return DataLoader(
+            self.rows_dataset(ids),
+            batch_size=self.config.train_batch_size,
+            shuffle=False,
+            collate_fn=collate_training,
+            **self._loader_options(),
         )
 
     def eval_dataset(self, stage: Stage | None = None) -> EvaluationDataset:

@@ -101,6 +101,8 @@ class DetectorModule(L.LightningModule):
         """Per evaluation batch: the rows of the predictions file (CPU tensors)."""
         self._images_seen = 0
         self._compiled = False
+        # continual strategy (training/strategies): a term added to the loss; set by the window
+        self.strategy: Any = None
         # Plain data only, so checkpoints load with weights_only=True.
         self.save_hyperparameters(self._record())
 
@@ -250,6 +252,13 @@ class DetectorModule(L.LightningModule):
         logits = self(batch)
         loss = self.training_loss(logits, batch)
         size = len(logits)
+        # continual strategy hook: replay needs none, LwF / EWC add their term here
+        if self.strategy is not None and self.strategy.has_penalty:
+            penalty = self.strategy.penalty(self, batch, logits)
+            loss = loss + penalty
+            self.log(
+                "train/strategy_penalty", penalty, on_step=True, on_epoch=True, batch_size=size
+            )
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=size)
         if self.trainer.optimizers:
             self.log(

@@ -198,9 +198,22 @@ class ExperimentRunner:
 
         evaluation = evaluate_experiment(self.dir.root, "validate")
         write_summary(
-            self.dir.root, "validate", evaluation=evaluation, sections={"data": self.data_summary()}
+            self.dir.root,
+            "validate",
+            evaluation=evaluation,
+            sections={"data": self.data_summary(), "strategy": self.strategy_summary()},
         )
         return headline(evaluation)
+
+    def strategy_summary(self) -> dict[str, Any]:
+        """The continual strategy and what it cost per finished window (from the DONE records)."""
+        name = self.config.strategy.name if self.config.strategy is not None else "finetune"
+        windows = {
+            str(k): self.dir.done_record(k).get("strategy", {})
+            for k in range(self.plan.n_windows)
+            if self.dir.is_done(k)
+        }
+        return {"name": name, "windows": windows}
 
     def data_summary(self) -> dict[str, Any]:
         """What the experiment ran on: dataset, timeline, windows, sizes, unreadable images."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import lightning as L
+import torch
 
 from aigenbench.evaluation.experiment import headline_text, window_headline, write_window_metrics
 from aigenbench.evaluation.predictions import predictions_file_name, save_predictions
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from aigenbench.models.detector import Detector
     from aigenbench.training.module import DetectorModule
     from aigenbench.training.runner import ExperimentRunner, WindowResult
+    from aigenbench.training.strategies import Strategy
 
 logger = logging.getLogger("aigenbench")
 
@@ -107,7 +109,9 @@ class WindowJob:
 
     # --------------------------------------------------------------------------------- data
 
-    def datamodule(self, stage: str = "validate") -> WindowDataModule:
+    def datamodule(
+        self, stage: str = "validate", train_ids: list[int] | None = None
+    ) -> WindowDataModule:
         from aigenbench.data.datamodule import WindowDataModule
 
         model = self.config.model
@@ -120,17 +124,64 @@ class WindowJob:
             train_crop=model.train_crop,
             eval_crop=model.eval_crop,
             stage=stage,
+            train_ids=train_ids,
         )
 
-    def membership(self) -> dict[str, Any]:
+    def membership(self, strategy: Strategy | None = None) -> dict[str, Any]:
         evaluation = self.plan.evaluation("validate")
-        return {
+        membership: dict[str, Any] = {
             "window": self.window,
             "generators": self.plan.windows[self.window],
             "train_ids": self.plan.training_ids(self.window),
             "eval_ids": list(evaluation.ids),
             "pairing": {str(row_id): gen for row_id, gen in evaluation.pairing.items()},
         }
+        if strategy is not None and strategy.replayed_ids():
+            membership["train_ids"] = strategy.training_ids()
+            membership["replayed_ids"] = strategy.replayed_ids()
+        return membership
+
+    # --------------------------------------------------------------------- continual strategy
+
+    def strategy(self, previous: Detector | None) -> Strategy:
+        """This window's continual strategy, given window k-1's detector and the state it left."""
+        from aigenbench.training.strategies import (
+            StrategyConfig,
+            WindowContext,
+            build_strategy,
+            load_state,
+        )
+
+        config = self.config.strategy or StrategyConfig()
+        state: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+        if config.name != "finetune" and self.window > 0:
+            state = load_state(self.dir.window_dir(self.window - 1))
+        context = WindowContext(
+            self.plan,
+            self.window,
+            self.config.experiment.seed,
+            previous=previous,
+            previous_state=state[0],
+            previous_tensors=state[1],
+        )
+        return build_strategy(config, context)
+
+    def _finish_strategy(
+        self, strategy: Strategy, module: DetectorModule, datamodule: WindowDataModule
+    ) -> None:
+        """Once the weights are final: the state window k+1 starts from (memory, Fisher)."""
+        from aigenbench.training.strategies import save_state, state_exists
+
+        module.strategy = None  # the teacher is not needed past training
+        window_dir = self.dir.window_dir(self.window)
+        if not strategy.plugins or state_exists(window_dir):
+            return
+        device = self.eval_trainer().strategy.root_device
+        module.to(device)
+        with torch.random.fork_rng(devices=[]):  # loaders draw seeds: leave the next window's alone
+            strategy.after_window(module, datamodule.rows_loader, device)
+        if self.runner.rank_zero:
+            save_state(window_dir, *strategy.state())
 
     # ------------------------------------------------------------------------------ trainers
 
@@ -249,23 +300,30 @@ class WindowJob:
                 int(record.get("n_eval", 0)),
                 skipped=True,
             )
-        n_train = len(self.plan.training_ids(window))
+        trained = self.dir.final_checkpoint(window).is_file()  # then stopped before DONE
+        start = None if trained else self._starting_detector()
+        strategy = self.strategy(start)  # before training: LwF copies its teacher from `start`
+        n_train = len(strategy.training_ids())
         n_eval = len(self.plan.evaluation("validate"))
+        earlier = strategy.costs.memory_images
         self.runner.say(
             f"\nwindow {window}/{self.plan.n_windows - 1}: {', '.join(generators)} | "
-            f"{n_train} training images x {self.config.data.augmentation_factor} copies, "
-            f"{n_eval} evaluation images"
+            f"{n_train} training images"
+            + (f" ({earlier} of earlier windows, strategy {strategy.name})" if earlier else "")
+            + f" x {self.config.data.augmentation_factor} copies, {n_eval} evaluation images"
         )
         if self.runner.rank_zero:
-            self.dir.write_membership(window, self.membership())
-        datamodule = self.datamodule()
+            self.dir.write_membership(window, self.membership(strategy))
+        datamodule = self.datamodule(train_ids=strategy.training_ids())
         steps = epochs = 0
-        if self.dir.final_checkpoint(window).is_file():  # trained, then stopped before DONE
+        if trained:
             module = self.module(self._load_final(window))
             steps, epochs = self._final_progress()
         else:
-            module = self.module(self._starting_detector())
+            module = self.module(start)
+            module.strategy = strategy
             steps, epochs = self._fit(module, datamodule)
+        self._finish_strategy(strategy, module, datamodule)
         self._final = module.detector
         predictions_path = self._score(module, datamodule, "validate")
         headline: dict[str, float | None] = {}
@@ -282,10 +340,18 @@ class WindowJob:
                     "n_eval": n_eval,
                     "seconds": round(time.perf_counter() - started, 3),
                     "headline": headline,
+                    "strategy": {"name": strategy.name, **strategy.costs.to_dict()},
                 },
             )
             self.dir.last_checkpoint(window).unlink(missing_ok=True)
             self.runner.say(f"window {window}: AUROC {headline_text(headline)}")
+            if strategy.plugins:
+                costs = strategy.costs
+                self.runner.say(
+                    f"window {window}: strategy {strategy.name}: {costs.memory_images} images of "
+                    f"earlier windows, {costs.extra_forward_images} extra forward passes, "
+                    f"{costs.seconds:.1f} s"
+                )
         return WindowResult(
             window,
             generators,
