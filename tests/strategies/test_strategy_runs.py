@@ -106,6 +106,10 @@ def test_ewc_state_holds_the_final_weights_as_anchor(continual_benchmark, tmp_pa
     config = write(tmp_path, "ewc")
     assert main(fit_args(config, continual_benchmark, tmp_path, "run", "--window", "0")) == 0
     window = tmp_path / "run" / "window_0"
+    # estimating the Fisher leaves the detector as it was (batch-norm statistics included)
+    plain = write(tmp_path, "finetune")
+    assert main(fit_args(plain, continual_benchmark, tmp_path, "plain", "--window", "0")) == 0
+    assert_same_predictions(tmp_path / "plain", tmp_path / "run", 1)
     tensors = load_file(str(window / "strategy.safetensors"))
     detector = load_detector(window / "checkpoints" / "final.ckpt").detector
     for name, parameter in detector.named_parameters():
