@@ -20,10 +20,21 @@ HEADINGS = (
     "AUROC over time",
     "Window × window AUROC",
     "Per-generator AUROC",
+    "Operating points and calibration",
+    "Threshold transfer",
+    "All metrics per subset",
     "Configuration",
     "Data summary",
 )
-PLOTS = {"auroc_over_time.png", "matrix.png", "generators.png", "roc.png", "pr.png", "det.png"}
+PLOTS = {
+    "auroc_over_time.png",
+    "matrix.png",
+    "generators.png",
+    "roc.png",
+    "pr.png",
+    "det.png",
+    "reliability.png",
+}
 
 
 def test_report_is_self_contained_with_every_section(run_cli, our_run):
@@ -34,10 +45,10 @@ def test_report_is_self_contained_with_every_section(run_cli, our_run):
         assert heading in page
     assert "ROC, precision–recall and DET curves (step 2)" in page
     # Nothing fetched from anywhere: no links, scripts, external images or stylesheets.
-    assert not re.search(r"(src|href)=\"(?!data:)", page)
+    assert not re.search(r"(src|href)=\"(?!data:|#)", page)
     assert "<script" not in page and "<link" not in page and "http://" not in page
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
-    assert len(images) == 6
+    assert len(images) == 7
     for encoded in images:
         with Image.open(io.BytesIO(base64.b64decode(encoded))) as image:
             assert image.format == "PNG" and image.width > 200
@@ -109,7 +120,7 @@ def test_report_renders_in_headless_chromium(run_cli, our_run, tmp_path):
     assert dom.returncode == 0, dom.stderr[-2000:]
     for heading in HEADINGS:
         assert heading in dom.stdout
-    assert dom.stdout.count("data:image/png;base64,") == 6
+    assert dom.stdout.count("data:image/png;base64,") == 7
 
     shot = tmp_path / "shot.png"
     rendered = _run_chromium(
@@ -125,3 +136,93 @@ def test_report_renders_in_headless_chromium(run_cli, our_run, tmp_path):
     for colour in ((31, 119, 180), (255, 127, 14)):
         close = (np.abs(pixels - np.array(colour)).sum(axis=2) < 30).sum()
         assert close > 50, f"colour {colour} not found: the plot image did not render"
+
+
+def _section(page: str, anchor: str) -> str:
+    start = page.index(f'<h2 id="{anchor}">')
+    end = page.find("<h2 ", start + 1)
+    return page[start : end if end != -1 else len(page)]
+
+
+def test_report_defines_its_terms_and_shows_intervals(run_cli, our_run):
+    assert run_cli("report", our_run).exit_code == 0
+    page = (our_run / "report.html").read_text(encoding="utf-8")
+    summary = _section(page, "summary")
+    for term in ("backward transfer (BWT)", "forgetting", "forward transfer (FWT)"):
+        assert term in summary
+    assert "0 = nothing forgotten" in summary and "before training on it" in summary
+    assert "95% DeLong intervals" in summary
+    # Every AUROC of the over-time table has its interval: "90.12 (85.3–94.0)".
+    over_time = _section(page, "over-time")
+    assert len(re.findall(r"\d+\.\d\d \(\d+\.\d–\d+\.\d\)", over_time)) >= 3 * 4
+    assert "TPR@FPR 5%" in _section(page, "calibration")
+    assert "oracle" in _section(page, "thresholds")
+
+
+def test_average_rows_do_not_average_thresholds_or_counts(run_cli, our_run):
+    assert run_cli("report", our_run).exit_code == 0
+    page = (our_run / "report.html").read_text(encoding="utf-8")
+    metrics = _section(page, "metrics")
+    header = re.search(r"<thead><tr>(.*?)</tr></thead>", metrics).group(1)
+    titles = re.findall(r"<th[^>]*>(.*?)</th>", header)
+    average = re.search(r'<tr class="average">(.*?)</tr>', metrics).group(1)
+    cells = dict(zip(titles, re.findall(r"<td[^>]*>(.*?)</td>", average), strict=True))
+    assert cells["best-F1 threshold"] == cells["reals"] == cells["fakes"] == ""
+    assert cells["AUROC"] not in ("", "—")
+
+
+def test_data_summary_is_a_table_not_json(run_cli, our_run):
+    assert run_cli("report", our_run).exit_code == 0
+    data = _section((our_run / "report.html").read_text(encoding="utf-8"), "data")
+    assert "<pre>" not in data and "{" not in data
+    assert "data.unreadable images" in data and "id 17, path x.png" in data
+
+
+def test_report_compares_with_other_runs(run_cli, our_run, tmp_path):
+    other = tmp_path / "other"
+    write_our_run(other, score_seed=1)
+    result = run_cli("report", our_run, "--compare", other)
+    assert result.exit_code == 0, result.err
+    comparison = _section((our_run / "report.html").read_text(encoding="utf-8"), "comparison")
+    assert "Paired tests" in comparison and "other" in comparison and "exp1" in comparison
+
+
+def test_auroc_legend_covers_no_data(our_run):
+    from aigenbench.evaluation.experiment import evaluate_experiment
+    from aigenbench.evaluation.intervals import IntervalOptions
+    from aigenbench.evaluation.plots import auroc_over_time_figure
+
+    figure = auroc_over_time_figure(
+        evaluate_experiment(our_run, intervals=IntervalOptions("delong"))
+    )
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    (axes,) = figure.axes
+    renderer = canvas.get_renderer()
+    legend = axes.get_legend().get_window_extent(renderer)
+    assert not legend.overlaps(axes.get_window_extent(renderer))
+
+
+def test_heatmap_colours_reach_below_chance():
+    from aigenbench.evaluation.plots import colour_floor
+
+    assert colour_floor(np.array([[0.9, 0.7], [np.nan, 0.55]])) == 50
+    assert colour_floor(np.array([[0.9, 0.31]])) == 30  # a detector worse than chance shows
+
+
+def test_generator_heatmap_marks_windows_and_readable_text(our_run):
+    from aigenbench.evaluation.experiment import evaluate_experiment
+    from aigenbench.evaluation.plots import generator_heatmap_figure
+
+    evaluation = evaluate_experiment(our_run)
+    figure = generator_heatmap_figure(evaluation)
+    axes = figure.axes[0]
+    boundaries = sorted(
+        line.get_ydata()[0] for line in axes.get_lines() if line.get_color() == "white"
+    )
+    assert boundaries == [1.5, 3.5]  # between the 2-generator windows
+    labels = [t.get_text() for t in axes.get_yticklabels()]
+    assert labels[0] == "w0  ProGAN" and labels[-1] == "w2  FLUX"
+    assert min(text.get_fontsize() for text in axes.texts) >= 8

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from aigenbench.commands._args import command_parser
+from aigenbench.commands._args import command_parser, positive_int
 from aigenbench.commands.evaluate import threshold_value
+from aigenbench.evaluation.intervals import METHODS, IntervalOptions
 from aigenbench.evaluation.metrics import EvaluationOptions
 from aigenbench.evaluation.report import write_report
 
 DESCRIPTION = """\
-Write report.html for an experiment: AUROC over time per subset, the window x window
-heatmap, per-generator AUROC, ROC / precision-recall / DET curves of the last window, the
-resolved config and the data summary. The page is self-contained (opens offline); the PNGs
+Write report.html for an experiment: AUROC over time per subset with intervals (DeLong by
+default, --intervals bootstrap for every metric), the window x window heatmap, per-generator
+AUROC, ROC / precision-recall / DET curves of the last window, operating points (TPR at FPR
+1/5/10%), calibration (Brier, ECE, reliability diagram), threshold transfer, every metric
+per subset, a comparison with other runs (--compare RUN ...), the resolved config and the
+data summary. The page is self-contained (opens offline); the PNGs
 are also written to plots/ beside it. RUN_DIR is runs/<experiment-id> or an official
 experiment folder (window_<k>/ inside)."""
 
@@ -36,11 +40,28 @@ def main(argv: list[str], command: str = "report") -> int:
         action="store_true",
         help="the official script's rule: at the last step, 'next' is the last window itself",
     )
+    parser.add_argument(
+        "--intervals", choices=METHODS, default="delong", help="interval method (delong)"
+    )
+    parser.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap (1000)")
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="RUN",
+        help="other runs on the same evaluation set: adds a comparison section",
+    )
     args = parser.parse_args(argv)
     options = EvaluationOptions(
         threshold=args.threshold, official_last_next=args.official_last_next
     )
-    report = write_report(args.run_dir, args.output, args.stage, options)
+    report = write_report(
+        args.run_dir,
+        args.output,
+        args.stage,
+        options,
+        IntervalOptions(args.intervals, resamples=args.resamples),
+        args.compare,
+    )
     evaluation = report.evaluation
     averages = evaluation.averages
     print(f"report: {report.html_path}")

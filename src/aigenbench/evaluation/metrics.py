@@ -63,6 +63,8 @@ OFFICIAL_SUBSET_NAMES = {
     "all": "all",
 }
 AVERAGED_KEYS = (*METRIC_KEYS, "n_real", "n_fake")
+NOT_AVERAGED = ("best_f1_threshold", "n_real", "n_fake")
+"""Keys whose mean over steps means nothing (a threshold, image counts): None in averages."""
 
 
 @dataclass(frozen=True)
@@ -288,7 +290,7 @@ def average_metrics(results: Sequence[SubsetMetrics], steps: Sequence[int]) -> d
     average: dict[str, Any] = {}
     for key in AVERAGED_KEYS:
         values = [getattr(r, key) for _, r in used if getattr(r, key) is not None]
-        average[key] = sum(values) / len(values) if values else None
+        average[key] = sum(values) / len(values) if values and key not in NOT_AVERAGED else None
     average["n_windows"] = len(used)
     average["windows"] = [step for step, _ in used]
     return average

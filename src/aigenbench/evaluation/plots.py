@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from scipy.stats import norm
 from sklearn.metrics import det_curve, precision_recall_curve, roc_curve
 
@@ -32,20 +33,51 @@ def _as_float(values: Sequence[float | None]) -> np.ndarray:
 
 
 def auroc_over_time(evaluation: RunEvaluation) -> bytes:
-    """AUROC of each subset after each training step."""
-    figure = Figure(figsize=(8, 4.5))
+    """AUROC of each subset after each training step (PNG of :func:`auroc_over_time_figure`)."""
+    return _png(auroc_over_time_figure(evaluation))
+
+
+def auroc_over_time_figure(evaluation: RunEvaluation) -> Figure:
+    """AUROC of each subset after each training step; shaded: Next's interval, when computed.
+
+    The legend sits outside the axes, so it never covers a point."""
+    figure = Figure(figsize=(9, 4.5))
     axes = figure.subplots()
     steps = evaluation.steps
+    intervals = evaluation.intervals
+    lowest = 100.0
     for name, (label, line, marker) in SUBSET_STYLES.items():
         values = _as_float([w.subsets[name].auroc for w in evaluation.windows]) * 100
-        axes.plot(steps, values, linestyle=line, marker=marker, label=label)
+        (drawn,) = axes.plot(steps, values, linestyle=line, marker=marker, label=label)
+        if np.isfinite(values).any():
+            lowest = min(lowest, float(np.nanmin(values)))
+        if intervals is not None and name == "next":
+            bounds = [intervals.windows[k].subsets[name].get("auroc") for k in steps]
+            low = _as_float([None if b is None else b[0] for b in bounds]) * 100
+            high = _as_float([None if b is None else b[1] for b in bounds]) * 100
+            axes.fill_between(steps, low, high, color=drawn.get_color(), alpha=0.12, linewidth=0)
+            if np.isfinite(low).any():
+                lowest = min(lowest, float(np.nanmin(low)))
     axes.set_xlabel("after training step k")
     axes.set_ylabel("AUROC (%)")
     axes.set_xticks(steps)
+    axes.set_ylim(max(0.0, 5 * np.floor(lowest / 5) - 2), 101)
+    axes.axhline(50, color="grey", linestyle=":", linewidth=1)
     axes.grid(alpha=0.3)
-    axes.legend(loc="lower right", fontsize="small")
-    axes.set_title("AUROC over time")
-    return _png(figure)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
+    title = "AUROC over time"
+    if intervals is not None:
+        title += f" (shaded: the {100 * intervals.options.confidence:g}% interval of Next)"
+    axes.set_title(title)
+    return figure
+
+
+def colour_floor(values: np.ndarray) -> float:
+    """The colour scale's lower end: 50 (chance), or lower when some value is below it."""
+    finite = values[np.isfinite(values)]
+    if len(finite) == 0 or finite.min() >= 0.5:
+        return 50.0
+    return float(5 * np.floor(100 * finite.min() / 5))
 
 
 def _heatmap(
@@ -57,64 +89,124 @@ def _heatmap(
     ylabel: str,
     size: tuple[float, float],
     annotate: bool = True,
-) -> bytes:
+    fontsize: float = 9,
+) -> tuple[Figure, object]:
     figure = Figure(figsize=size)
     axes = figure.subplots()
     masked = np.ma.masked_invalid(values * 100)
-    image = axes.imshow(masked, cmap="viridis", vmin=50, vmax=100, aspect="auto")
+    floor = colour_floor(values)
+    image = axes.imshow(masked, cmap="viridis", vmin=floor, vmax=100, aspect="auto")
     axes.set_xticks(range(len(column_labels)), labels=column_labels)
     axes.set_yticks(range(len(row_labels)), labels=row_labels)
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_title(title)
-    figure.colorbar(image, ax=axes, label="AUROC (%)")
+    figure.colorbar(image, ax=axes, label=f"AUROC (%), scale {floor:g}–100")
     if annotate:
+        middle = floor + 0.6 * (100 - floor)
         for (row, column), value in np.ndenumerate(values):
             if np.isfinite(value):
-                colour = "black" if value * 100 > 80 else "white"
+                colour = "black" if value * 100 > middle else "white"
                 axes.text(
                     column,
                     row,
                     f"{value * 100:.1f}",
                     ha="center",
                     va="center",
-                    fontsize=7,
+                    fontsize=fontsize,
                     color=colour,
                 )
-    return _png(figure)
+    return figure, axes
 
 
 def matrix_heatmap(evaluation: RunEvaluation) -> bytes:
-    """AUROC after step k (rows) on window j (columns)."""
+    """AUROC after step k (rows) on window j (columns); the diagonal outlined."""
     values = np.array([_as_float(row) for row in evaluation.matrix])
     n = evaluation.n_windows
-    return _heatmap(
+    figure, axes = _heatmap(
         values,
         [str(step) for step in evaluation.steps],
         [str(j) for j in range(n)],
         "AUROC after step k on window j",
         "window j (its fakes + paired reals)",
         "after training step k",
-        (1.2 + 0.7 * n, 0.8 + 0.55 * len(evaluation.steps)),
+        (2.0 + 0.8 * n, 1.2 + 0.6 * len(evaluation.steps)),
     )
+    for row, step in enumerate(evaluation.steps):
+        if step < n:
+            axes.add_patch(  # type: ignore[attr-defined]
+                Rectangle((step - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="white", linewidth=2)
+            )
+    return _png(figure)
 
 
 def generator_heatmap(evaluation: RunEvaluation) -> bytes:
-    """AUROC of each generator (rows, in release order) after each step (columns)."""
+    """PNG of :func:`generator_heatmap_figure`."""
+    return _png(generator_heatmap_figure(evaluation))
+
+
+def generator_heatmap_figure(evaluation: RunEvaluation) -> Figure:
+    """AUROC of each generator (rows, in release order, grouped by window) after each step.
+
+    Lines separate the windows; the staircase separates generators already trained on
+    (above) from those still in the future."""
     names = [name for window in evaluation.timeline for name in window]
+    window_of = [index for index, window in enumerate(evaluation.timeline) for _ in window]
     values = np.array(
         [_as_float([w.per_generator[name].auroc for w in evaluation.windows]) for name in names]
     )
-    return _heatmap(
+    steps = evaluation.steps
+    labels = [f"w{window}  {name}" for window, name in zip(window_of, names, strict=True)]
+    figure, axes = _heatmap(
         values,
-        names,
-        [str(step) for step in evaluation.steps],
-        "AUROC per generator",
+        labels,
+        [str(step) for step in steps],
+        "AUROC per generator (its fakes + paired reals)",
         "after training step k",
-        "generator (release order)",
-        (2.5 + 0.6 * len(evaluation.steps), 1.0 + 0.28 * len(names)),
-        annotate=len(names) * len(evaluation.steps) <= 400,
+        "generator, by window (release order)",
+        (4.0 + 0.75 * len(steps), 1.5 + 0.34 * len(names)),
+        annotate=len(names) * len(steps) <= 600,
+        fontsize=8,
     )
+    start = 0
+    for window in evaluation.timeline[:-1]:
+        start += len(window)
+        axes.axhline(start - 0.5, color="white", linewidth=2.5)  # type: ignore[attr-defined]
+    # Staircase: in column k, the generators of windows 0..k have been trained on.
+    seen_rows = [sum(len(w) for w in evaluation.timeline[: step + 1]) for step in steps]
+    xs, ys = [], []
+    for column, rows in enumerate(seen_rows):
+        xs += [column - 0.5, column + 0.5]
+        ys += [rows - 0.5, rows - 0.5]
+    axes.plot(xs, ys, color="red", linewidth=1.5)  # type: ignore[attr-defined]
+    return figure
+
+
+def reliability_figure(bins_by_label: Sequence[tuple[str, Sequence]]) -> bytes:
+    """Reliability diagram: per score bin, the fraction of fakes against the mean score."""
+    figure = Figure(figsize=(5, 5))
+    axes = figure.subplots()
+    axes.plot(
+        [0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="perfectly calibrated"
+    )
+    for label, bins in bins_by_label:
+        used = [b for b in bins if b.count]
+        if not used:
+            continue
+        axes.plot(
+            [b.mean_score for b in used],
+            [b.fake_fraction for b in used],
+            marker="o",
+            label=label,
+        )
+    axes.set_xlabel("mean score in the bin (predicted probability of fake)")
+    axes.set_ylabel("fraction of fakes in the bin")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.grid(alpha=0.3)
+    axes.set_title("Reliability diagram (15 bins)")
+    axes.legend(loc="upper left", fontsize="small")
+    return _png(figure)
 
 
 Curve = tuple[str, np.ndarray, np.ndarray]

@@ -14,19 +14,22 @@ from typing import Any
 
 from aigenbench import __version__
 from aigenbench.evaluation.binary import METRIC_KEYS
+from aigenbench.evaluation.calibration import FPR_TARGETS, fpr_key
 from aigenbench.evaluation.experiment import (
     SUMMARY_FILE,
     SUMMARY_KEY,
     discover_predictions,
+    evaluate_experiment,
     headline,
 )
+from aigenbench.evaluation.intervals import IntervalOptions
 from aigenbench.evaluation.metrics import (
+    NOT_AVERAGED,
     SUBSETS,
     EvaluationOptions,
     RunEvaluation,
     ScoredImages,
     SubsetSelector,
-    evaluate_files,
     subset_windows,
 )
 from aigenbench.evaluation.plots import (
@@ -36,6 +39,7 @@ from aigenbench.evaluation.plots import (
     generator_heatmap,
     matrix_heatmap,
     pr_figure,
+    reliability_figure,
     roc_figure,
 )
 from aigenbench.evaluation.predictions import load_predictions
@@ -53,6 +57,9 @@ h2 { margin-top: 2em; border-bottom: 1px solid #ccd; }
 table { border-collapse: collapse; margin: .8em 0; font-size: .9em; }
 th, td { border: 1px solid #ccd; padding: .25em .6em; text-align: right; }
 th { background: #eef; } td.name, th.name { text-align: left; }
+td.name:last-child { max-width: 40em; }
+nav { margin: .5em 0 1em; } nav a { color: #446; text-decoration: none; }
+details { margin: .6em 0; } summary { cursor: pointer; color: #446; }
 tr.average td { font-weight: bold; background: #f6f6fb; }
 img { max-width: 100%; height: auto; display: block; margin: .8em 0; }
 .figures { display: flex; flex-wrap: wrap; gap: 1em; } .figures img { max-width: 32%; }
@@ -85,23 +92,29 @@ def _image(png: bytes, alt: str) -> str:
     return f'<img alt="{_e(alt)}" src="data:image/png;base64,{encoded}">'
 
 
-def _table(header: list[str], rows: list[list[str]], average: list[str] | None = None) -> str:
-    head = "".join(
-        f'<th class="name">{_e(h)}</th>' if i == 0 else f"<th>{_e(h)}</th>"
-        for i, h in enumerate(header)
-    )
+def _table(
+    header: list[str],
+    rows: list[list[str]],
+    average: list[str] | None = None,
+    left: bool = False,
+    wide_last: bool = False,
+) -> str:
+    """A table; the first column (``left``: every column) left-aligned; ``wide_last``: the last
+    column is prose (left-aligned, wrapping)."""
+
+    def cell(tag: str, index: int, text: str, count: int) -> str:
+        prose = left or index == 0 or (wide_last and index == count - 1)
+        style = ' class="name"' if prose else ""
+        return f"<{tag}{style}>{_e(text)}</{tag}>"
+
+    head = "".join(cell("th", i, h, len(header)) for i, h in enumerate(header))
     body = []
     for row in rows:
-        cells = "".join(
-            f'<td class="name">{_e(c)}</td>' if i == 0 else f"<td>{_e(c)}</td>"
-            for i, c in enumerate(row)
+        body.append(
+            "<tr>" + "".join(cell("td", i, c, len(row)) for i, c in enumerate(row)) + "</tr>"
         )
-        body.append(f"<tr>{cells}</tr>")
     if average is not None:
-        cells = "".join(
-            f'<td class="name">{_e(c)}</td>' if i == 0 else f"<td>{_e(c)}</td>"
-            for i, c in enumerate(average)
-        )
+        cells = "".join(cell("td", i, c, len(average)) for i, c in enumerate(average))
         body.append(f'<tr class="average">{cells}</tr>')
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -169,6 +182,45 @@ def _config_section(run_dir: Path) -> str:
     return f'<p class="muted">No {CONFIG_FILE} in {_e(run_dir)}.</p>'
 
 
+def _value_text(value: Any, limit: int = 12) -> str:
+    """A readable cell for one value of a data summary (no raw JSON)."""
+    if isinstance(value, bool) or value is None:
+        return {True: "yes", False: "no", None: "—"}[value]
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        if not value:
+            return "none"
+        if all(isinstance(item, list) for item in value):
+            return "; ".join(
+                f"w{i}: {', '.join(map(str, item))}" for i, item in enumerate(value[:limit])
+            ) + ("; …" if len(value) > limit else "")
+        if all(isinstance(item, dict) for item in value):
+            shown = [", ".join(f"{k} {v}" for k, v in item.items()) for item in value[:3]]
+            more = f" … ({len(value)} in all)" if len(value) > 3 else ""
+            return f"{len(value)} — " + "; ".join(shown) + more
+        return ", ".join(map(str, value[:limit])) + (" …" if len(value) > limit else "")
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_value_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _summary_rows(content: Any, prefix: str = "") -> list[list[str]]:
+    if not isinstance(content, dict):
+        return [[prefix or "value", _value_text(content)]]
+    rows = []
+    for key, value in content.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        # A section (top level) or a dict holding dicts gets a row per entry.
+        nested = isinstance(value, dict) and (
+            not prefix or any(isinstance(v, dict) for v in value.values())
+        )
+        rows += (
+            _summary_rows(value, name) if nested else [[name.replace("_", " "), _value_text(value)]]
+        )
+    return rows
+
+
 def _data_section(run_dir: Path, evaluation: RunEvaluation) -> str:
     parts = []
     invalid = [(w.window, w.n_invalid) for w in evaluation.windows if w.n_invalid]
@@ -189,16 +241,11 @@ def _data_section(run_dir: Path, evaluation: RunEvaluation) -> str:
         (f"{name}: {key}", value) for name, c in summaries.items() for key, value in _problems(c)
     ]
     if problems:
-        rows = [
-            [key, json.dumps(value) if not isinstance(value, str) else value]
-            for key, value in problems
-        ]
-        parts.append(_table(["reported problem", "value"], rows))
+        rows = [[key, _value_text(value)] for key, value in problems]
+        parts.append(_table(["reported problem", "value"], rows, left=True))
     for name, content in summaries.items():
-        parts.append(
-            f'<p class="muted">{_e(run_dir / name)}</p>'
-            f"<pre>{_e(json.dumps(content, indent=2, default=str))}</pre>"
-        )
+        parts.append(f'<p class="muted">{_e(run_dir / name)}</p>')
+        parts.append(_table(["item", "value"], _summary_rows(content), left=True))
     if not summaries:
         parts.append(
             f'<p class="muted">No data summary ({SUMMARY_FILE} or {DATA_SUMMARY_FILE}) '
@@ -207,116 +254,339 @@ def _data_section(run_dir: Path, evaluation: RunEvaluation) -> str:
     return "".join(parts)
 
 
-def render_html(
-    run_dir: Path,
-    evaluation: RunEvaluation,
-    figures: dict[str, bytes],
-    stage: str,
-) -> str:
-    averages = evaluation.averages
+# ----------------------------------------------------------------------------- sections
+
+
+@dataclass
+class ReportContext:
+    """What every section may draw on."""
+
+    run_dir: Path
+    evaluation: RunEvaluation
+    figures: dict[str, bytes]
+    stage: str
+    comparison: Any = None
+
+
+TRANSFER_DEFINITIONS = (
+    (
+        "final average AUROC (%)",
+        "final_average",
+        "mean over every window j of the last step's AUROC on j",
+    ),
+    (
+        "backward transfer (BWT)",
+        "backward_transfer",
+        "mean over earlier windows j of (AUROC on j after the last step − AUROC on j right after "
+        "training on j); negative = the detector got worse on what it had learned",
+    ),
+    (
+        "forgetting",
+        "forgetting",
+        "mean over earlier windows j of (best AUROC ever reached on j − final AUROC on j); "
+        "0 = nothing forgotten",
+    ),
+    (
+        "forward transfer (FWT)",
+        "forward_transfer",
+        "mean over windows j ≥ 1 of (AUROC on j before training on it − 50): how far above "
+        "chance the detector is on generators it has not seen (= Next average − 50)",
+    ),
+)
+
+
+def _cell_bounds(ctx: ReportContext, step: int | None, subset: str, key: str = "auroc"):
+    intervals = ctx.evaluation.intervals
+    if intervals is None:
+        return None
+    values = intervals.averages if step is None else intervals.windows[step].subsets
+    return values.get(subset, {}).get(key)
+
+
+def summary_section(ctx: ReportContext) -> str:
+    evaluation = ctx.evaluation
     top = headline(evaluation)
-    transfer = evaluation.transfer
-    title = f"aigenbench report: {run_dir.resolve().name}"
-    sections = [
-        f"<h1>{_e(title)}</h1>",
-        f'<p class="muted">{_e(run_dir.resolve())} · stage {_e(stage)} · threshold '
-        f"{evaluation.options.threshold} · {len(evaluation.windows)} of {evaluation.n_windows} "
-        f"windows evaluated · aigenbench {__version__} · "
-        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}</p>",
+    parts = [
         '<h2 id="summary">Summary</h2>',
         '<p class="headline">AUROC averaged over time: '
         + ", ".join(
-            f"<b>{_e(name.split('_')[0].capitalize())} {_percent(value)}</b>"
+            f"<b>{_e(name.split('_')[0].capitalize())} "
+            f"{_with_interval(value, _cell_bounds(ctx, None, name.split('_')[0]))}</b>"
             for name, value in top.items()
         )
         + "</p>",
     ]
+    if evaluation.intervals is not None:
+        parts.append(f'<p class="muted">(low–high): {_e(_interval_text(evaluation.intervals))}</p>')
+    transfer = evaluation.transfer
     if transfer is not None and transfer.final_step is not None:
-        sections.append(
-            _table(
-                ["after the last step", "value (AUROC points)"],
-                [
-                    ["final average AUROC (%)", _percent(transfer.final_average)],
-                    ["backward transfer", _signed(transfer.backward_transfer)],
-                    ["forgetting", _signed(transfer.forgetting)],
-                    ["forward transfer (vs. chance 50)", _signed(transfer.forward_transfer)],
-                ],
-            )
+        rows = []
+        for title, key, definition in TRANSFER_DEFINITIONS:
+            value = getattr(transfer, key)
+            text = _percent(value) if key == "final_average" else _signed(value)
+            rows.append([title, text, definition])
+        parts.append(
+            "<p>From the window × window matrix M[k][j] (AUROC after step k on window j), in "
+            "points of AUROC:</p>"
+            + _table(["after the last step", "value", "definition"], rows, wide_last=True)
         )
-    sections += [f'<p class="note">Note: {_e(note)}</p>' for note in evaluation.notes]
+    parts += [f'<p class="note">Note: {_e(note)}</p>' for note in evaluation.notes]
+    return "".join(parts)
 
-    sections.append('<h2 id="over-time">AUROC over time</h2>')
-    sections.append(_image(figures["auroc_over_time"], "AUROC over time per subset"))
+
+def _interval_text(intervals: Any) -> str:
+    options = intervals.options
+    level = f"{100 * options.confidence:g}%"
+    if options.method == "delong":
+        return f"{level} DeLong intervals of AUROC (analytic)"
+    return (
+        f"{level} percentile intervals, stratified paired bootstrap per generator, "
+        f"{options.resamples} resamples, seed {options.seed}"
+    )
+
+
+def over_time_section(ctx: ReportContext) -> str:
+    evaluation = ctx.evaluation
+    averages = evaluation.averages
     rows = [
-        [str(w.window), *[_percent(w.subsets[s].auroc) for s in SUBSETS], str(w.n_images)]
+        [
+            str(w.window),
+            *[_with_interval(w.subsets[s].auroc, _cell_bounds(ctx, w.window, s)) for s in SUBSETS],
+            str(w.n_images),
+        ]
         for w in evaluation.windows
     ]
-    sections.append(
-        _table(
-            ["step", *[s.capitalize() for s in SUBSETS], "images"],
-            rows,
-            ["average", *[_percent(averages[s]["auroc"]) for s in SUBSETS], ""],
-        )
+    average = [
+        "average",
+        *[_with_interval(averages[s]["auroc"], _cell_bounds(ctx, None, s)) for s in SUBSETS],
+        "",
+    ]
+    return (
+        '<h2 id="over-time">AUROC over time</h2>'
+        "<p>After training step k: <b>Next</b> = window k+1 (the generators that come next), "
+        "<b>Past</b> = windows 0..k−1, <b>Growing</b> = 0..k, <b>Whole</b> = 0..k+1, "
+        "<b>All</b> = every window; each with the fakes of those windows and the reals paired "
+        "with them.</p>"
+        + _image(ctx.figures["auroc_over_time"], "AUROC over time per subset")
+        + _table(["step", *[s.capitalize() for s in SUBSETS], "images"], rows, average)
     )
 
-    sections.append('<h2 id="matrix">Window × window AUROC</h2>')
-    sections.append(
+
+def matrix_section(ctx: ReportContext) -> str:
+    return (
+        '<h2 id="matrix">Window × window AUROC</h2>'
         "<p>Row k: the detector after training step k; column j: the fakes of window j's "
         "generators and the reals paired with them. Below the diagonal: the past; above: "
-        "the future.</p>"
+        "the future; outlined: the window just trained on. The colour scale starts at 50 "
+        "(chance) unless a value is lower.</p>"
+        + _image(ctx.figures["matrix"], "window x window AUROC heatmap")
     )
-    sections.append(_image(figures["matrix"], "window x window AUROC heatmap"))
 
-    sections.append('<h2 id="generators">Per-generator AUROC</h2>')
-    sections.append(_image(figures["generators"], "per-generator AUROC heatmap"))
+
+def generators_section(ctx: ReportContext) -> str:
+    evaluation = ctx.evaluation
     generator_rows = [
         [name, str(index), *[_percent(w.per_generator[name].auroc) for w in evaluation.windows]]
         for index, names in enumerate(evaluation.timeline)
         for name in names
     ]
-    sections.append(
-        _table(
+    return (
+        '<h2 id="generators">Per-generator AUROC</h2>'
+        "<p>Rows: generators in release order, grouped by window (white lines). In column k, "
+        "above the red staircase: the generators the detector had been trained on after step "
+        "k; below it: generators it had not seen yet.</p>"
+        + _image(ctx.figures["generators"], "per-generator AUROC heatmap")
+        + "<details><summary>The same numbers as a table</summary>"
+        + _table(
             ["generator", "window", *[f"k={w.window}" for w in evaluation.windows]], generator_rows
+        )
+        + "</details>"
+    )
+
+
+def curves_section(ctx: ReportContext) -> str:
+    if "roc" not in ctx.figures:
+        return ""
+    last = ctx.evaluation.windows[-1].window
+    return (
+        f'<h2 id="curves">ROC, precision–recall and DET curves (step {last})</h2>'
+        '<div class="figures">'
+        + _image(ctx.figures["roc"], "ROC curve")
+        + _image(ctx.figures["pr"], "precision-recall curve")
+        + _image(ctx.figures["det"], "DET curve")
+        + "</div>"
+    )
+
+
+def calibration_section(ctx: ReportContext) -> str:
+    evaluation = ctx.evaluation
+    rows = []
+    for w in evaluation.windows:
+        for subset in ("next", "all"):
+            values = w.calibration.get(subset)
+            if values is None or all(v is None for v in values.tpr_at_fpr.values()):
+                continue
+            rows.append(
+                [
+                    str(w.window),
+                    subset.capitalize(),
+                    *[_percent(values.tpr_at_fpr[fpr_key(t)]) for t in FPR_TARGETS],
+                    "—" if values.brier is None else f"{values.brier:.4f}",
+                    _percent(values.ece),
+                ]
+            )
+    parts = [
+        '<h2 id="calibration">Operating points and calibration</h2>',
+        "<p><b>TPR at FPR x</b>: the share of fakes caught by the best threshold that calls at "
+        "most x of the reals fake. <b>Brier</b>: mean squared error of the score as a "
+        "probability (0 best, 0.25 = always 0.5). <b>ECE</b>: mean gap between the score and "
+        "the observed share of fakes, over 15 score bins (0 = calibrated). Subsets are balanced, "
+        "so calibration is at a 50% prior.</p>",
+    ]
+    if "reliability" in ctx.figures:
+        parts.append(_image(ctx.figures["reliability"], "reliability diagram"))
+    parts.append(
+        _table(
+            ["step", "subset", *[f"TPR@FPR {100 * t:g}%" for t in FPR_TARGETS], "Brier", "ECE"],
+            rows,
+        )
+    )
+    return "".join(parts)
+
+
+def threshold_section(ctx: ReportContext) -> str:
+    items = ctx.evaluation.threshold_transfer
+    if not items:
+        return ""
+    rows = []
+    for item in items:
+        rule = "best F1" if item.rule == "best_f1" else f"FPR ≤ {100 * (item.target_fpr or 0):g}%"
+        rows.append(
+            [
+                str(item.step),
+                rule,
+                f"{item.transferred.threshold:.3f}",
+                f"{_percent(item.transferred.tpr)} / {_percent(item.transferred.fpr)}",
+                f"{item.oracle.threshold:.3f}",
+                f"{_percent(item.oracle.tpr)} / {_percent(item.oracle.fpr)}",
+                f"{_percent(item.fixed.tpr)} / {_percent(item.fixed.fpr)}",
+            ]
+        )
+    return (
+        '<h2 id="thresholds">Threshold transfer</h2>'
+        "<p>What a deployed detector faces: after step k, a threshold is chosen on window k's "
+        "generators (best F1, or the lowest keeping the false-positive rate within budget) and "
+        "applied to window k+1's. Compared with the threshold chosen on window k+1 itself "
+        "(oracle) and the fixed threshold "
+        f"{ctx.evaluation.options.threshold:g}. Cells: TPR / FPR (%) on window k+1.</p>"
+        + _table(
+            ["step", "rule", "threshold", "transferred", "oracle threshold", "oracle", "fixed"],
+            rows,
         )
     )
 
-    if "roc" in figures:
-        last = evaluation.windows[-1].window
-        sections.append(f'<h2 id="curves">ROC, precision–recall and DET curves (step {last})</h2>')
-        sections.append(
-            '<div class="figures">'
-            + _image(figures["roc"], "ROC curve")
-            + _image(figures["pr"], "precision-recall curve")
-            + _image(figures["det"], "DET curve")
-            + "</div>"
-        )
 
-    sections.append('<h2 id="metrics">All metrics per subset</h2>')
+def metrics_section(ctx: ReportContext) -> str:
+    evaluation = ctx.evaluation
     keys = (*METRIC_KEYS, "n_real", "n_fake")
+    parts = [
+        '<h2 id="metrics">All metrics per subset</h2>',
+        "<p>Percentages at the threshold "
+        f"{evaluation.options.threshold:g} (score above it = fake). The average row is the "
+        "mean over the steps where the subset is defined; thresholds and image counts are "
+        "not averaged.</p>",
+    ]
     for name in SUBSETS:
         rows = []
         for w in evaluation.windows:
             values = w.subsets[name].to_dict()
             rows.append([str(w.window), *[_format(key, values[key]) for key in keys]])
-        sections.append(f"<h3>{_e(name.capitalize())}</h3>")
-        sections.append(
-            _table(
-                ["step", *keys],
-                rows,
-                ["average", *[_format(key, averages[name][key]) for key in keys]],
-            )
+        average = ["average"] + [
+            "" if key in NOT_AVERAGED else _format(key, evaluation.averages[name][key])
+            for key in keys
+        ]
+        table = _table(["step", *[COLUMN_TITLES.get(k, k) for k in keys]], rows, average)
+        opened = " open" if name == "next" else ""
+        parts.append(
+            f"<details{opened}><summary><b>{_e(name.capitalize())}</b></summary>{table}</details>"
         )
+    return "".join(parts)
 
-    sections.append('<h2 id="config">Configuration</h2>')
-    sections.append(_config_section(run_dir))
-    sections.append('<h2 id="data">Data summary</h2>')
-    sections.append(_data_section(run_dir, evaluation))
 
-    body = "\n".join(sections)
+COLUMN_TITLES = {
+    "auroc": "AUROC",
+    "ap": "AP",
+    "accuracy": "accuracy",
+    "balanced_accuracy": "balanced acc.",
+    "precision": "precision",
+    "recall": "recall",
+    "f1": "F1",
+    "tnr": "TNR",
+    "eer": "EER",
+    "best_f1_threshold": "best-F1 threshold",
+    "n_real": "reals",
+    "n_fake": "fakes",
+}
+
+
+def comparison_report_section(ctx: ReportContext) -> str:
+    return "" if ctx.comparison is None else comparison_section(ctx.comparison)
+
+
+def config_section(ctx: ReportContext) -> str:
+    return '<h2 id="config">Configuration</h2>' + _config_section(ctx.run_dir)
+
+
+def data_section(ctx: ReportContext) -> str:
+    return '<h2 id="data">Data summary</h2>' + _data_section(ctx.run_dir, ctx.evaluation)
+
+
+SECTIONS = [
+    summary_section,
+    over_time_section,
+    matrix_section,
+    generators_section,
+    curves_section,
+    calibration_section,
+    threshold_section,
+    metrics_section,
+    comparison_report_section,
+    config_section,
+    data_section,
+]
+"""The report's sections in order: each takes the :class:`ReportContext` and returns HTML
+(empty to leave itself out). Add a section by adding a function here."""
+
+
+def _contents(body: str) -> str:
+    import re
+
+    entries = re.findall(r'<h2 id="([^"]+)">(.*?)</h2>', body)
+    links = " · ".join(f'<a href="#{anchor}">{title}</a>' for anchor, title in entries)
+    return f'<nav class="muted">{links}</nav>'
+
+
+def render_html(
+    run_dir: Path,
+    evaluation: RunEvaluation,
+    figures: dict[str, bytes],
+    stage: str,
+    comparison: Any = None,
+) -> str:
+    ctx = ReportContext(run_dir, evaluation, figures, stage, comparison)
+    title = f"aigenbench report: {run_dir.resolve().name}"
+    header = (
+        f"<h1>{_e(title)}</h1>"
+        f'<p class="muted">{_e(run_dir.resolve())} · stage {_e(stage)} · threshold '
+        f"{evaluation.options.threshold} · {len(evaluation.windows)} of {evaluation.n_windows} "
+        f"windows evaluated · aigenbench {__version__} · "
+        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}</p>"
+    )
+    body = "\n".join(part for section in SECTIONS if (part := section(ctx)))
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{_e(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}\n"
-        "</body>\n</html>\n"
+        f"<title>{_e(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{header}\n"
+        f"{_contents(body)}\n{body}\n</body>\n</html>\n"
     )
 
 
@@ -335,13 +605,22 @@ def write_report(
     output: str | os.PathLike[str] | None = None,
     stage: str = "validate",
     options: EvaluationOptions | None = None,
+    intervals: IntervalOptions | None = None,
+    compare_with: list[str | os.PathLike[str]] | None = None,
 ) -> Report:
     """Evaluate ``run_dir`` and write ``report.html`` (default in ``run_dir``) and its PNGs
-    into ``plots/`` beside it."""
+    into ``plots/`` beside it. ``intervals`` defaults to DeLong's; ``compare_with``: other runs
+    on the same evaluation set, for a comparison section."""
     run_dir = Path(run_dir)
     options = options or EvaluationOptions()
+    intervals = intervals or IntervalOptions("delong")
     files = discover_predictions(run_dir, stage)
-    evaluation = evaluate_files(files, options)
+    evaluation = evaluate_experiment(run_dir, stage, options, intervals)
+    comparison = None
+    if compare_with:
+        from aigenbench.evaluation.compare import compare_runs
+
+        comparison = compare_runs([run_dir, *compare_with], stage, options)
     html_path = Path(output) if output is not None else run_dir / "report.html"
     plots_dir = html_path.parent / "plots"
 
@@ -356,6 +635,14 @@ def write_report(
         figures["roc"] = roc_figure(curves, title)
         figures["pr"] = pr_figure(curves, title)
         figures["det"] = det_figure(curves, title)
+    last = evaluation.windows[-1]
+    reliability = [
+        (f"{subset.capitalize()}, step {w.window}", w.calibration[subset].reliability)
+        for w, subset in ((last, "all"), *[(w, "next") for w in evaluation.windows[-2:-1]])
+        if w.calibration.get(subset) is not None and w.calibration[subset].reliability
+    ]
+    if reliability:
+        figures["reliability"] = reliability_figure(reliability)
 
     plots_dir.mkdir(parents=True, exist_ok=True)
     plot_paths = []
@@ -363,12 +650,9 @@ def write_report(
         path = plots_dir / f"{name}.png"
         write_bytes_atomic(path, png)
         plot_paths.append(path)
-    document = render_html(run_dir, evaluation, figures, stage)
+    document = render_html(run_dir, evaluation, figures, stage, comparison)
     write_text_atomic(html_path, document)
     return Report(html_path=html_path, plot_paths=plot_paths, evaluation=evaluation)
-
-
-__all__ = ["Report", "render_html", "write_report"]
 
 
 # ----------------------------------------------------------------------------- comparison
@@ -467,3 +751,14 @@ def write_comparison_page(comparison: Any, path: str | os.PathLike[str]) -> Path
         f"<h1>{_e(title)}</h1>\n{comparison_section(comparison)}\n</body>\n</html>\n"
     )
     return write_text_atomic(Path(path), document)
+
+
+__all__ = [
+    "SECTIONS",
+    "Report",
+    "ReportContext",
+    "comparison_section",
+    "render_html",
+    "write_comparison_page",
+    "write_report",
+]
