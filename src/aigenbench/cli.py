@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "recompute a bundle's numbers and check it follows the protocol",
     ),
     "predict": ("aigenbench.commands.predict", "score images and folders with a trained detector"),
+    "robustness": (
+        "aigenbench.commands.robustness",
+        "a window's detector under JPEG / resize / blur / noise sweeps",
+    ),
     "audit": (
         "aigenbench.commands.audit",
         "shortcut audit: can file formats and sizes alone tell fakes from reals?",

@@ -28,6 +28,8 @@ class Stream(IntEnum):
     """Training order of an epoch: keys (base seed, window, epoch)."""
     REPLACEMENT = 5
     """Which row replaces an unreadable training image: keys (base seed, image ID, attempt)."""
+    ROBUSTNESS = 6
+    """Noise of the robustness sweep's controlled degradation: keys (base seed, image ID)."""
 
 
 def sample_rng(stream: Stream, seed: int, *keys: int) -> np.random.Generator:

@@ -533,6 +533,13 @@ def comparison_report_section(ctx: ReportContext) -> str:
     return "" if ctx.comparison is None else comparison_section(ctx.comparison)
 
 
+def robustness_report_section(ctx: ReportContext) -> str:
+    """Degradation slices, robustness sweeps and the shortcut audit (``report_robustness``)."""
+    from aigenbench.evaluation.report_robustness import robustness_sections
+
+    return "".join(robustness_sections(ctx.run_dir, ctx.evaluation, ctx.figures, ctx.stage))
+
+
 def config_section(ctx: ReportContext) -> str:
     return '<h2 id="config">Configuration</h2>' + _config_section(ctx.run_dir)
 
@@ -551,6 +558,7 @@ SECTIONS = [
     threshold_section,
     metrics_section,
     comparison_report_section,
+    robustness_report_section,
     config_section,
     data_section,
 ]
@@ -643,6 +651,10 @@ def write_report(
     ]
     if reliability:
         figures["reliability"] = reliability_figure(reliability)
+
+    from aigenbench.evaluation.report_robustness import robustness_figures
+
+    figures.update(robustness_figures(run_dir))
 
     plots_dir.mkdir(parents=True, exist_ok=True)
     plot_paths = []

@@ -1,0 +1,117 @@
+"""Robustness results: where the sweep writes them, tables, and the AUROC-against-strength curves.
+
+The sweep itself runs models (``aigenbench.training.robustness``); this module only reads its
+``robustness.json`` (``runs/<id>/robustness/window_<k>/``) and draws from it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+ROBUSTNESS_DIR = "robustness"
+ROBUSTNESS_FILE = "robustness.json"
+CURVES_FILE = "curves.png"
+KIND_TITLES = {
+    "jpeg": "JPEG quality",
+    "resize": "resize factor",
+    "blur": "Gaussian blur sigma (px)",
+    "noise": "Gaussian noise std (x 255)",
+}
+
+
+def point_file_name(kind: str | None, strength: float | None) -> str:
+    """``clean.npz`` or ``<kind>_<strength>.npz`` (e.g. ``jpeg_75.npz``, ``blur_0.5.npz``)."""
+    if kind is None or strength is None:
+        return "clean.npz"
+    return f"{kind}_{strength:g}.npz"
+
+
+def load_results(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every ``robustness.json`` of an experiment, by window."""
+    root = Path(run_dir) / ROBUSTNESS_DIR
+    found = []
+    if root.is_dir():
+        for child in sorted(root.iterdir()):
+            match = re.fullmatch(r"window_(\d+)", child.name)
+            path = child / ROBUSTNESS_FILE
+            if match and path.is_file():
+                try:
+                    found.append(json.loads(path.read_text(encoding="utf-8")))
+                except ValueError:
+                    continue
+    return sorted(found, key=lambda document: int(document.get("window", 0)))
+
+
+def rows(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Flat rows: kind, strength, then AUROC and AP of each reported subset."""
+    flat = []
+    for point in [document["clean"], *document["points"]]:
+        if point is None:
+            continue
+        row: dict[str, Any] = {"kind": point["kind"], "strength": point["strength"]}
+        for subset in document["subsets"]:
+            row[f"{subset}_auroc"] = point[subset]["auroc"]
+            row[f"{subset}_ap"] = point[subset]["ap"]
+        flat.append(row)
+    return flat
+
+
+def csv_text(document: dict[str, Any]) -> str:
+    table = rows(document)
+    buffer = io.StringIO()
+    if table:
+        writer = csv.DictWriter(buffer, fieldnames=list(table[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in table:
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def curves_figure(document: dict[str, Any]) -> bytes:
+    """One panel per kind: AUROC (and AP) on every evaluation image against the strength, the
+    clean score as a dashed line."""
+    from matplotlib.figure import Figure
+
+    from aigenbench.evaluation.plots import _png
+
+    kinds = list(dict.fromkeys(point["kind"] for point in document["points"]))
+    figure = Figure(figsize=(4.2 * max(1, len(kinds)), 3.6))
+    axes_list = figure.subplots(1, max(1, len(kinds)), squeeze=False)[0]
+    clean = document.get("clean")
+    for axes, kind in zip(axes_list, kinds, strict=False):
+        points = sorted(
+            (p for p in document["points"] if p["kind"] == kind), key=lambda p: p["strength"]
+        )
+        strengths = [p["strength"] for p in points]
+        for key, marker in (("auroc", "o"), ("ap", "s")):
+            values = [
+                float("nan") if p["all"][key] is None else 100 * p["all"][key] for p in points
+            ]
+            axes.plot(strengths, values, marker=marker, label=key.upper())
+        if clean is not None and clean["all"]["auroc"] is not None:
+            axes.axhline(
+                100 * clean["all"]["auroc"], linestyle="--", color="grey", label="clean AUROC"
+            )
+        if kind in ("jpeg", "resize"):
+            axes.invert_xaxis()  # left to right: milder to harsher
+        axes.set_xlabel(KIND_TITLES.get(kind, kind))
+        axes.set_ylabel("% on every evaluation image")
+        axes.set_ylim(0, 101)
+        axes.grid(alpha=0.3)
+        axes.legend(loc="lower left", fontsize="small")
+        axes.set_title(f"{kind}: window {document['window']}'s detector")
+    return _png(figure)
+
+
+def write_curves(run_dir: str | os.PathLike[str], document: dict[str, Any]) -> Path:
+    """``robustness/window_<k>/curves.png`` of a sweep's document."""
+    from aigenbench.files import write_bytes_atomic
+
+    path = Path(run_dir) / ROBUSTNESS_DIR / f"window_{document['window']}" / CURVES_FILE
+    return write_bytes_atomic(path, curves_figure(document))
