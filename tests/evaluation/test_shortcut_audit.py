@@ -14,6 +14,7 @@ from PIL import Image
 
 from aigenbench.data.file_traits import TRAIT_NAMES, estimate_jpeg_quality, file_traits
 from aigenbench.evaluation.predictions import load_predictions
+from aigenbench.evaluation.shortcut import hanley_mcneil_se, shortcut_verdict
 from aigenbench.models.pretraining_cutoffs import backbone_pretraining
 
 GENERATORS = [f"gen{i}" for i in range(8)]  # 2 windows of 4
@@ -135,3 +136,16 @@ def test_backbone_specs_map_to_their_pretraining_data():
 def test_audit_of_a_folder_that_is_not_an_experiment(tmp_path, run_cli):
     result = run_cli("audit", tmp_path)
     assert result.exit_code == 2 and "not an experiment directory" in result.err
+
+
+def test_verdict_needs_both_significance_and_a_practical_margin():
+    # Hanley & McNeil at AUROC 0.5 with 100 + 100 images, by hand: q1 = q2 = 1/3,
+    # variance = (1/4 + 99 (1/12) + 99 (1/12)) / 100^2.
+    assert hanley_mcneil_se(0.5, 100, 100) == pytest.approx(((0.25 + 198 / 12) / 1e4) ** 0.5)
+    assert shortcut_verdict([(0.9, 100, 100), (0.8, 100, 100)])[2] is True
+    # Significant with 10^5 images per class, but within 5 points of chance: no shortcut.
+    mean, se, shortcut = shortcut_verdict([(0.53, 100_000, 100_000)])
+    assert mean - 0.5 > 1.96 * se and shortcut is False
+    # Far from chance on a handful of images: not significant.
+    assert shortcut_verdict([(0.7, 4, 4)])[2] is False
+    assert shortcut_verdict([]) == (None, None, False)

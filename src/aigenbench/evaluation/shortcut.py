@@ -141,18 +141,30 @@ class ShortcutAudit:
         }
 
 
-def _verdict(evaluation: RunEvaluation) -> tuple[float | None, float | None, bool]:
-    values, errors = [], []
-    for window in evaluation.windows:
-        metrics = window.subsets["next"]
-        if metrics.auroc is not None:
-            values.append(metrics.auroc)
-            errors.append(hanley_mcneil_se(metrics.auroc, metrics.n_fake, metrics.n_real))
-    if not values:
+def shortcut_verdict(
+    next_results: list[tuple[float, int, int]],
+) -> tuple[float | None, float | None, bool]:
+    """(mean Next AUROC, its standard error, shortcut?) from each step's (AUROC, n_fake, n_real).
+
+    The steps' errors are combined as if independent; a shortcut needs the mean above 0.5 by
+    more than both :data:`PRACTICAL_MARGIN` and 1.96 standard errors.
+    """
+    if not next_results:
         return None, None, False
+    values = [value for value, _, _ in next_results]
+    errors = [hanley_mcneil_se(*result) for result in next_results]
     mean = sum(values) / len(values)
     se = math.sqrt(sum(e * e for e in errors)) / len(errors)
     return mean, se, mean - 0.5 > max(PRACTICAL_MARGIN, 1.96 * se)
+
+
+def _verdict(evaluation: RunEvaluation) -> tuple[float | None, float | None, bool]:
+    results = [
+        (m.auroc, m.n_fake, m.n_real)
+        for m in (window.subsets["next"] for window in evaluation.windows)
+        if m.auroc is not None
+    ]
+    return shortcut_verdict(results)
 
 
 def encoder_exposure(
