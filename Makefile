@@ -28,7 +28,7 @@ $(VENV)/.installed: $(VENV)/.torch pyproject.toml
 	touch $@
 
 demo: env
-	$(VENV)/bin/aigenbench demo --data-dir $(DEMO_DIR) --runs-dir $(RUNS_DIR)
+	$(VENV)/bin/aigenbench demo --data_dir $(DEMO_DIR) --runs_dir $(RUNS_DIR)
 
 test: env
 	$(PY) -m pytest $(PYTEST_ARGS)

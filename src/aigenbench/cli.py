@@ -1,20 +1,25 @@
-"""The ``aigenbench`` command: dispatches to one module per subcommand (imported lazily)."""
+"""The ``aigenbench`` command: one jsonargparse parser per subcommand, imported lazily.
+
+Adding a command is one line in :data:`COMMANDS` and a module with ``main(argv, command) ->
+int`` that builds its parser with :func:`aigenbench.commands._args.command_parser` and reads
+it with :func:`~aigenbench.commands._args.parse_command` (see CONTRIBUTING.md). Modules are
+imported only when their command runs, so ``aigenbench windows`` never imports torch.
+"""
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from aigenbench import __version__
 from aigenbench.errors import AigenbenchError
+from aigenbench.suggest import did_you_mean
 
-# name -> (module, one-line help). Each module has ``main(argv: list[str]) -> int``.
+# name -> (module, one-line help). Each module has ``main(argv: list[str], command: str) -> int``.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": (
-        "aigenbench.commands.demo",
-        "build the synthetic benchmark and run the whole protocol",
-    ),
+    "demo": ("aigenbench.commands.demo", "build the synthetic benchmark, run the whole protocol"),
     "fit": ("aigenbench.commands.fit", "train (and validate) every window of an experiment"),
     "validate": ("aigenbench.commands.fit", "re-score a finished experiment (validation stage)"),
     "test": ("aigenbench.commands.fit", "score a finished experiment (test stage)"),
@@ -50,6 +55,9 @@ def _usage() -> str:
         "",
         "usage: aigenbench <command> [options]    (aigenbench <command> --help for its options)",
         "",
+        "Every command takes --section.key value flags (underscores, as LightningCLI), --config",
+        "FILE for its settings and --print_config to show them resolved.",
+        "",
         "commands:",
     ]
     lines += [f"  {name.ljust(width)}  {text}" for name, (_, text) in COMMANDS.items()]
@@ -66,10 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
-        import difflib
-
-        close = difflib.get_close_matches(name, COMMANDS, n=3)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        hint = did_you_mean(name, COMMANDS)
         print(f"aigenbench: unknown command {name!r}.{hint}\n\n{_usage()}", file=sys.stderr)
         return 2
     try:
@@ -78,9 +83,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AigenbenchError as error:
         print(f"aigenbench {name}: error: {error}", file=sys.stderr)
         return error.exit_code
+    except SystemExit as done:  # --help, --print_config
+        return done.code if isinstance(done.code, int) else 0
     except KeyboardInterrupt:
         print(f"aigenbench {name}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader left (`aigenbench windows --json | head`): nothing more to say to it.
+        _silence_stdout()
+        return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (captured in tests)
+        pass
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ SHORTHANDS: dict[str, str] = {
     "--window": "--experiment.window",
     "--backbone": "--model.backbone",
     "--seed": "--experiment.seed",
+    "--seed_everything": "--experiment.seed",
     "--print-config": "--print_config",
 }
 
@@ -135,6 +136,8 @@ class Config:
     """The resolved configuration as plain data (what ``config.yaml`` holds)."""
     strategy: Any = None
     """The continual-learning strategy (``training.strategies.StrategyConfig``); None: finetune."""
+    lightning: dict[str, Any] = field(default_factory=dict)
+    """``lightning.Trainer`` arguments set beyond TrainerConfig (``--trainer.fast_dev_run``)."""
 
     @property
     def experiment_id(self) -> str:
@@ -147,30 +150,101 @@ class Config:
 
 def build_parser(prog: str = "aigenbench fit") -> Any:
     """The jsonargparse parser of every section (importing torch: used by fit/validate/test)."""
-    from jsonargparse import ActionConfigFile, ArgumentParser, set_parsing_settings
-
+    from aigenbench.commands._args import command_parser
     from aigenbench.data.config import DataConfig
     from aigenbench.models.config import ModelConfig
     from aigenbench.training.strategies.config import StrategyConfig
 
-    set_parsing_settings(docstring_parse_attribute_docstrings=True)
-    parser = ArgumentParser(
-        prog=prog,
-        exit_on_error=False,
-        allow_abbrev=False,
-        description=(
-            "Run the AI-GenBench protocol: every window of the timeline, resumable.\n"
-            "Shorthands: " + ", ".join(f"{k} = {v}" for k, v in SHORTHANDS.items())
-        ),
+    parser = command_parser(
+        prog.removeprefix("aigenbench "),
+        "Run the AI-GenBench protocol: every window of the timeline, resumable.\n"
+        "Shorthands: " + ", ".join(f"{k} = {v}" for k, v in SHORTHANDS.items()),
     )
-    parser.add_argument("--config", action=ActionConfigFile, help="YAML config; repeatable")
     parser.add_class_arguments(ProtocolConfig, "protocol")
     parser.add_class_arguments(DataConfig, "data")
     parser.add_class_arguments(ModelConfig, "model")
     parser.add_class_arguments(TrainerConfig, "trainer")
+    add_lightning_trainer_arguments(parser)
     parser.add_class_arguments(ExperimentConfig, "experiment")
     parser.add_class_arguments(StrategyConfig, "strategy")  # continual strategies
     return parser
+
+
+# Trainer arguments the runner sets itself (per window: loggers, checkpoints, samplers).
+RUNNER_OWNED_TRAINER_ARGS = frozenset(
+    {
+        "logger",
+        "callbacks",
+        "enable_checkpointing",
+        "default_root_dir",
+        "use_distributed_sampler",
+        "enable_model_summary",
+        "plugins",
+        "model_registry",
+    }
+)
+# What the runner fixes for training: evaluation runs after fitting, with its own Trainer.
+FIT_OWNED_TRAINER_ARGS = frozenset(
+    {"limit_val_batches", "num_sanity_val_steps", "val_check_interval", "check_val_every_n_epoch"}
+)
+# Training-only: the evaluation scores every image of the evaluation set whatever they say.
+FIT_ONLY_TRAINER_ARGS = frozenset({"fast_dev_run", "max_time", "min_epochs", "min_steps"})
+# An evaluation must score every image (the metrics are cut from all of them).
+PARTIAL_EVALUATION_ARGS = ("limit_val_batches", "limit_test_batches")
+
+
+def add_lightning_trainer_arguments(parser: Any) -> list[str]:
+    """Every other ``lightning.Trainer`` argument as ``--trainer.<name>`` (passed through)."""
+    import dataclasses
+
+    import lightning as L
+
+    own = {f.name for f in dataclasses.fields(TrainerConfig)}
+    return list(
+        parser.add_method_arguments(
+            L.Trainer,
+            "__init__",
+            "trainer",
+            skip=own | RUNNER_OWNED_TRAINER_ARGS,
+            fail_untyped=False,
+            as_group=False,
+        )
+    )
+
+
+def lightning_trainer_keys() -> list[str]:
+    """The ``lightning.Trainer`` arguments reachable as ``trainer.<name>`` beyond TrainerConfig."""
+    import dataclasses
+    import inspect
+
+    import lightning as L
+
+    own = {f.name for f in dataclasses.fields(TrainerConfig)}
+    return [
+        name
+        for name in inspect.signature(L.Trainer.__init__).parameters
+        if name != "self" and name not in own and name not in RUNNER_OWNED_TRAINER_ARGS
+    ]
+
+
+def trainer_passthrough(config: Config, stage: Literal["fit", "evaluate"]) -> dict[str, Any]:
+    """The Lightning Trainer arguments set beyond TrainerConfig, for a fit or evaluation Trainer."""
+    options = dict(config.lightning)
+    for key in FIT_OWNED_TRAINER_ARGS if stage == "fit" else FIT_ONLY_TRAINER_ARGS:
+        options.pop(key, None)
+    return options
+
+
+def check_trainer_passthrough(lightning: dict[str, Any]) -> None:
+    """Refuse the Trainer arguments that would leave evaluation images unscored."""
+    for key in PARTIAL_EVALUATION_ARGS:
+        value = lightning.get(key)
+        if value is not None and not (isinstance(value, float) and value == 1.0):
+            raise ConfigError(
+                f"trainer.{key}={value!r}: every evaluation image must be scored (the metrics "
+                f"are cut from all of them); to evaluate on fewer images set "
+                f"protocol.validation_subset_size"
+            )
 
 
 PACKAGED_CONFIGS = Path(__file__).parent / "configs"
@@ -193,11 +267,10 @@ def resolve_config_file(name: str) -> str:
     candidate = PACKAGED_CONFIGS / f"{stem}.yaml"
     if candidate.is_file():
         return str(candidate)
-    import difflib
+    from aigenbench.suggest import did_you_mean
 
     shipped = packaged_configs()
-    close = difflib.get_close_matches(stem, shipped, n=3, cutoff=0.5)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    hint = did_you_mean(stem, shipped, cutoff=0.5)
     raise ConfigError(
         f"config file {name} does not exist.{hint} Shipped configs: {', '.join(shipped)}"
     )
@@ -228,54 +301,42 @@ def expand_shorthands(argv: Sequence[str]) -> list[str]:
     return expanded
 
 
-def _error_text(error: BaseException) -> str:
-    text = str(error).strip()
-    # jsonargparse repeats the whole usage in some messages; keep the reason.
-    return re.sub(r"\s+", " ", text.split("\nusage:")[0])[:2000]
-
-
 def parse_config(argv: Sequence[str], prog: str = "aigenbench fit") -> Config:
     """Parse ``--config`` files, overrides and shorthands into a validated :class:`Config`.
 
     Raises ConfigError for an unknown key, a value of the wrong type, a missing file or a
     section's own validation error (before anything is built or trained).
     """
+    from aigenbench.commands._args import parse_command
+
     parser = build_parser(prog)
-    expanded = expand_shorthands(argv)
-    try:
-        namespace = parser.parse_args(expanded)
-    except SystemExit as done:  # --help / --print_config
-        raise done
-    except Exception as error:
-        text = _error_text(error)
-        raise ConfigError(f"bad configuration: {text}{_suggestion(parser, text)}") from None
+    namespace = parse_command(parser, expand_shorthands(argv))
     return config_from_namespace(parser, namespace)
 
 
-def _suggestion(parser: Any, message: str) -> str:
-    """' Did you mean ...?' for a misspelt key named in a jsonargparse message."""
-    import difflib
-
-    found = re.search(
-        r"--([\w.]+)|Group '([\w.]+)' does not accept option '(\w+)'|Option '([\w.]+)'", message
-    )
-    if not found:
-        return ""
-    key = found.group(1) or found.group(4) or f"{found.group(2)}.{found.group(3)}"
-    keys = [action.dest for action in parser._actions if "." in action.dest]
-    close = difflib.get_close_matches(key, keys, n=3, cutoff=0.6)
-    return f". Did you mean: {', '.join(close)}?" if close else ""
-
-
 def config_from_namespace(parser: Any, namespace: Any) -> Config:
+    from aigenbench.commands._args import usage_error_text
+
+    defaults = parser.get_defaults()
+    lightning: dict[str, Any] = {}
+    namespace = namespace.clone()
+    for name in lightning_trainer_keys():
+        key = f"trainer.{name}"
+        if key in namespace:
+            value = namespace.pop(key)
+            if key not in defaults or value != defaults[key]:
+                lightning[name] = value
     raw = to_plain(parser.dump(namespace, format="yaml", skip_unset=False))
     raw.pop("config", None)
+    check_trainer_passthrough(lightning)
+    if lightning:
+        raw.setdefault("trainer", {}).update(lightning)
     try:
         objects = parser.instantiate(namespace)
     except ConfigError:
         raise
     except Exception as error:
-        raise ConfigError(f"bad configuration: {_error_text(error)}") from None
+        raise ConfigError(f"bad configuration: {usage_error_text(parser, error)}") from None
     return Config(
         protocol=objects.protocol,
         data=objects.data,
@@ -284,6 +345,7 @@ def config_from_namespace(parser: Any, namespace: Any) -> Config:
         experiment=objects.experiment,
         raw=raw,
         strategy=objects.strategy,
+        lightning=lightning,
     )
 
 

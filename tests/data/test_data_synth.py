@@ -123,7 +123,7 @@ def test_refuses_to_overwrite_a_foreign_folder(tmp_path):
 
 def test_cli_synth_then_check_is_clean(tmp_path, run_cli):
     out = tmp_path / "s"
-    args = ["--size", "24", "--per-generator", "3", "--validation-per-generator", "2"]
+    args = ["--size", "24", "--per_generator", "3", "--validation_per_generator", "2"]
     result = run_cli("data", "synth", out, *args, "--generators", "4")
     assert result.exit_code == 0, result.err
     assert "built" in result.out and (out / "timeline.csv").is_file()

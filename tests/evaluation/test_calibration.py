@@ -84,7 +84,7 @@ def test_evaluate_json_has_intervals_calibration_and_threshold_transfer(run_cli,
 
 
 def test_evaluate_tables_show_intervals_and_operating_points(run_cli, our_run):
-    result = run_cli("evaluate", our_run, "--intervals", "delong", "--operating-points")
+    result = run_cli("evaluate", our_run, "--intervals", "delong", "--operating_points")
     assert result.exit_code == 0, result.err
     assert "95% DeLong intervals of AUROC" in result.out
     assert "TPR@FPR 5%" in result.out and "best F1" in result.out

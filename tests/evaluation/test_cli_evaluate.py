@@ -57,7 +57,7 @@ def test_table_shows_every_step_and_the_averages(run_cli, our_run):
     assert "average" in result.out
     assert "AUROC (%) after step k (rows) on window j (columns)" in result.out
     assert "Next average runs over steps 0..1" in result.out
-    on = run_cli("evaluate", our_run, "--on", "past", "--per-generator")
+    on = run_cli("evaluate", our_run, "--on", "past", "--per_generator")
     assert on.exit_code == 0, on.err
     assert "'past' after each training step" in on.out
     assert "BalAcc" in on.out and "StyleGAN" in on.out
@@ -109,7 +109,7 @@ def test_runner_functions_write_the_files(tmp_path):
 
 
 def test_official_last_next_flag(run_cli, our_run):
-    data = json.loads(run_cli("evaluate", our_run, "--json", "--official-last-next").out)
+    data = json.loads(run_cli("evaluate", our_run, "--json", "--official_last_next").out)
     assert data["per_window"][-1]["next"]["auroc"] == pytest.approx(data["matrix"][2][2])
     assert data["per_window"][-1]["next_is_last_window"] is True
     assert data["average"]["next"]["windows"] == [0, 1, 2]

@@ -116,20 +116,20 @@ def sliced_run(tmp_path):
 
 
 def test_cli_by_degradation_table_json_and_csv(run_cli, sliced_run):
-    table = run_cli("evaluate", sliced_run, "--by-degradation")
+    table = run_cli("evaluate", sliced_run, "--by_degradation")
     assert table.exit_code == 0, table.err
     assert "by the mandatory degradations" in table.out
     for title in ("no degradation", "never JPEG'd", "JPEG'd once", "grayscale", "resized crop"):
         assert title in table.out
     assert "100.00" in table.out  # the clean slice is perfectly separated
-    data = json.loads(run_cli("evaluate", sliced_run, "--by-degradation", "--json").out)
+    data = json.loads(run_cli("evaluate", sliced_run, "--by_degradation", "--json").out)
     assert [w["window"] for w in data["per_window"]] == [0, 1, 2]
     assert data["per_window"][0]["subsets"]["all"]["none"]["auroc"] == 1.0
     assert data["per_window"][0]["subsets"]["past"]["none"] is None
     rows = list(
         csv.DictReader(
             io.StringIO(
-                run_cli("evaluate", sliced_run, "--by-degradation", "--csv", "--on", "all").out
+                run_cli("evaluate", sliced_run, "--by_degradation", "--csv", "--on", "all").out
             )
         )
     )
@@ -137,6 +137,6 @@ def test_cli_by_degradation_table_json_and_csv(run_cli, sliced_run):
 
 
 def test_cli_by_degradation_refuses_files_without_a_record(run_cli, our_run):
-    result = run_cli("evaluate", our_run, "--by-degradation")
+    result = run_cli("evaluate", our_run, "--by_degradation")
     assert result.exit_code == 2
     assert "no degradation record" in result.err and "aigenbench validate" in result.err

@@ -31,22 +31,22 @@ def test_windows_json_schema(run_cli):
 def test_windows_with_a_user_timeline_and_per_window(run_cli, tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("generator,release_date\nOld,2019-01-01\nNew,2021-01-01\nTwin,2021-01-01\n")
-    result = run_cli("windows", "--timeline", path, "--per-window", "1", "--json")
+    result = run_cli("windows", "--timeline", path, "--per_window", "1", "--json")
     windows = json.loads(result.out)["windows"]
     assert [[e["generator"] for e in w] for w in windows] == [["Old"], ["New", "Twin"]]
 
 
 def test_export_timeline_writes_an_editable_csv(run_cli, tmp_path):
     out = tmp_path / "mine.csv"
-    assert run_cli("windows", "--export-timeline", out).exit_code == 0
+    assert run_cli("windows", "--export_timeline", out).exit_code == 0
     assert out.read_text().splitlines()[:2] == ["generator,release_date", "CycleGAN,2017-03-30"]
     assert run_cli("windows", "--timeline", out, "--json").exit_code == 0
 
 
 def test_per_window_zero_is_a_clear_error_exit_2(run_cli):
-    result = run_cli("windows", "--per-window", "0")
+    result = run_cli("windows", "--per_window", "0")
     assert result.exit_code == 2
-    assert "--per-window: must be at least 1" in result.err
+    assert "--per_window: must be a whole number >= 1, got 0" in result.err
     assert "Traceback" not in result.err
 
 
@@ -86,3 +86,12 @@ def test_protocol_imports_without_torch():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_header_with_other_column_names_is_not_read_as_a_generator(run_cli, tmp_path):
+    path = tmp_path / "dated.csv"
+    path.write_text("generator,date\nA,2020-01-01\nB,2021-01-01\n")
+    result = run_cli("windows", "--timeline", path)
+    assert result.exit_code == 2
+    assert f"{path}:1: 'generator,date' looks like a header" in result.err
+    assert "generator,release_date" in result.err

@@ -8,9 +8,9 @@ import json
 def test_demo_runs_the_whole_protocol_and_writes_the_report(run_cli, tmp_path):
     result = run_cli(
         "demo",
-        "--data-dir",
+        "--data_dir",
         tmp_path / "data",
-        "--runs-dir",
+        "--runs_dir",
         tmp_path / "runs",
         "--protocol.train_subset_size",
         "64",

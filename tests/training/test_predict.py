@@ -37,7 +37,7 @@ def read_rows(text: str) -> list[dict[str, str]]:
 def test_predict_over_a_folder_with_corrupt_files(finished, photos, run_cli, tmp_path):
     run_dir, _ = finished
     out = tmp_path / "scores.csv"
-    result = run_cli("predict", run_dir / "window_1", photos, "-o", out, "--no-progress")
+    result = run_cli("predict", run_dir / "window_1", photos, "-o", out, "--no_progress")
     assert result.exit_code == 0, result.err
     rows = {Path(row["path"]).name: row for row in read_rows(out.read_text())}
     assert set(rows) == {"astronaut.jpg", "coffee.png", "corrupt.jpg", "empty.png"}
@@ -54,7 +54,7 @@ def test_scores_are_the_model_on_the_evaluation_transform(finished, photos, run_
     """No benchmark degradation: the score is the detector on the resized image."""
     run_dir, _ = finished
     path = photos / "astronaut.jpg"
-    result = run_cli("predict", run_dir / "window_1", path, "--no-progress")
+    result = run_cli("predict", run_dir / "window_1", path, "--no_progress")
     score = float(read_rows(result.out)[0]["score"])
     loaded = load_detector(run_dir / "window_1" / "checkpoints" / "final.ckpt")
     size = loaded.config.input_size
@@ -66,22 +66,22 @@ def test_scores_are_the_model_on_the_evaluation_transform(finished, photos, run_
 
 def test_experiment_folder_uses_its_last_window(finished, photos, run_cli):
     run_dir, _ = finished
-    by_window = run_cli("predict", run_dir / "window_1", photos / "nested", "--no-progress")
-    by_experiment = run_cli("predict", run_dir, photos / "nested", "--no-progress")
+    by_window = run_cli("predict", run_dir / "window_1", photos / "nested", "--no_progress")
+    by_experiment = run_cli("predict", run_dir, photos / "nested", "--no_progress")
     by_file = run_cli(
         "predict",
         run_dir / "window_1" / "checkpoints" / "final.ckpt",
         photos / "nested",
-        "--no-progress",
+        "--no_progress",
     )
     assert by_window.out == by_experiment.out == by_file.out
-    window0 = run_cli("predict", run_dir / "window_0", photos / "nested", "--no-progress")
+    window0 = run_cli("predict", run_dir / "window_0", photos / "nested", "--no_progress")
     assert window0.out != by_window.out
 
 
 def test_threshold_sets_the_labels(finished, photos, run_cli):
     run_dir, _ = finished
-    everything_fake = run_cli("predict", run_dir, photos, "--threshold", "-1", "--no-progress")
+    everything_fake = run_cli("predict", run_dir, photos, "--threshold", "-1", "--no_progress")
     labels = {row["label"] for row in read_rows(everything_fake.out)}
     assert labels == {"fake", "unreadable"}
 
@@ -99,7 +99,7 @@ def test_bad_input_is_a_clear_error(finished, photos, run_cli, tmp_path, model, 
     empty = tmp_path / "empty_dir"
     empty.mkdir()
     values = {"run": run_dir, "missing": tmp_path / "nope", "empty": empty, "photos": photos}
-    result = run_cli("predict", model.format(**values), paths.format(**values), "--no-progress")
+    result = run_cli("predict", model.format(**values), paths.format(**values), "--no_progress")
     assert result.exit_code == 2
     assert message in result.err
     assert "Traceback" not in result.err

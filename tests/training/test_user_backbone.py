@@ -43,7 +43,7 @@ def test_registered_family_trains_and_predicts(
     image = tmp_path / "one.img"
     image.write_bytes(open_source(tiny_benchmark).read("validation", 0))
     scored = run_cli(
-        "predict", tmp_path / "runs" / "user", image, "--import", "user_nets", "--no-progress"
+        "predict", tmp_path / "runs" / "user", image, "--import", "user_nets", "--no_progress"
     )
     assert scored.exit_code == 0, scored.err
     assert scored.out.splitlines()[1].split(",")[2] in ("fake", "real")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Literal
 
 from rich.console import Console
 from rich.table import Table
 
-from aigenbench.commands._args import command_parser
+from aigenbench.commands._args import command_parser, parse_command, split_overrides
 
 DESCRIPTION = """\
 Can the files alone tell fakes from reals? Per window, a small classifier learns from the
@@ -49,10 +50,14 @@ def main(argv: list[str], command: str = "audit") -> int:
     parser = command_parser(command, DESCRIPTION)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="experiment directory")
     parser.add_argument(
-        "--classifier", choices=CLASSIFIERS, default="boosting", help="the traits-only model"
+        "--classifier",
+        type=Literal[CLASSIFIERS],  # type: ignore[valid-type]
+        default="boosting",
+        help="the traits-only model",
     )
     parser.add_argument("--json", action="store_true", help=f"print {AUDIT_FILE} instead")
-    args, overrides = parser.parse_known_args(argv)
+    own, overrides = split_overrides(argv)
+    args = parse_command(parser, own)
 
     runner = open_experiment(args.run_dir, overrides, f"aigenbench {command}")
     model = runner.config.model

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import time
+from typing import Literal
 
-from aigenbench.commands._args import command_parser, positive_int
+from jsonargparse import ArgumentParser, Namespace
+
+from aigenbench.commands._args import command_parser, parse_command, positive_int
 
 SYNTH_HELP = """\
 Write the built-in synthetic benchmark to OUT in the official on-disk format (a datasets
@@ -20,26 +22,24 @@ that contradicts its generator. Exit status 1 when anything is listed, 0 when th
 Timeline: --timeline, else the dataset's own timeline.csv, else the built-in v1.0 one."""
 
 
-def _build_parser(command: str) -> argparse.ArgumentParser:
-    parser = command_parser(command, "Build the synthetic benchmark or audit a dataset.")
-    subcommands = parser.add_subparsers(dest="subcommand", metavar="{synth,check}")
-    subcommands.required = True
-
-    synth = subcommands.add_parser(
-        "synth", help="write the built-in synthetic benchmark", description=SYNTH_HELP
+def _build_parser(command: str) -> ArgumentParser:
+    parser = command_parser(
+        command, "Build the synthetic benchmark or audit a dataset.", settings=False
     )
-    synth.prog = f"aigenbench {command} synth"
+    subcommands = parser.add_subcommands(dest="subcommand", required=True)
+
+    synth = command_parser(f"{command} synth", SYNTH_HELP)
     synth.add_argument("out", metavar="OUT", help="output folder (created; reused if up to date)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (0)")
     synth.add_argument(
         "--size", type=positive_int, default=64, metavar="PX", help="image side (64)"
     )
     synth.add_argument(
-        "--per-generator", type=positive_int, default=200, metavar="N",
+        "--per_generator", type=positive_int, default=200, metavar="N",
         help="training images per generator (200; as many reals as fakes)",
     )  # fmt: skip
     synth.add_argument(
-        "--validation-per-generator", type=positive_int, default=50, metavar="N",
+        "--validation_per_generator", type=positive_int, default=50, metavar="N",
         help="validation images per generator (50; as many reals as fakes)",
     )  # fmt: skip
     synth.add_argument(
@@ -51,36 +51,40 @@ def _build_parser(command: str) -> argparse.ArgumentParser:
         help="amplitude of the generators' traces (1.0; lower makes the benchmark harder)",
     )  # fmt: skip
     synth.add_argument("--force", action="store_true", help="rebuild even if OUT is up to date")
+    subcommands.add_subcommand("synth", synth, help="write the built-in synthetic benchmark")
 
-    check = subcommands.add_parser("check", help="audit a dataset", description=CHECK_HELP)
-    check.prog = f"aigenbench {command} check"
+    check = command_parser(f"{command} check", CHECK_HELP)
     check.add_argument(
         "path", metavar="PATH", help="dataset: DatasetDict folder, image folder, manifest"
     )
-    check.add_argument("--timeline", metavar="CSV", help="generator,release_date CSV")
     check.add_argument(
-        "--kind", choices=("auto", "hf", "folder", "manifest"), default="auto",
+        "--timeline", type=str | None, default=None, metavar="CSV",
+        help="generator,release_date CSV",
+    )  # fmt: skip
+    check.add_argument(
+        "--kind", type=Literal["auto", "hf", "folder", "manifest"], default="auto",
         help="dataset layout (auto-detected)",
     )  # fmt: skip
     check.add_argument(
-        "--workers", type=positive_int, default=None, metavar="N",
+        "--workers", type=positive_int | None, default=None, metavar="N",
         help="decoding processes (default: the CPU count, at most 8)",
     )  # fmt: skip
     check.add_argument(
-        "--max-pixels", type=positive_int, default=None, metavar="N",
+        "--max_pixels", type=positive_int | None, default=None, metavar="N",
         help="refuse images above N pixels (default 134,217,728)",
     )  # fmt: skip
+    subcommands.add_subcommand("check", check, help="audit a dataset")
     return parser
 
 
 def main(argv: list[str], command: str = "data") -> int:
-    args = _build_parser(command).parse_args(argv)
+    args = parse_command(_build_parser(command), argv)
     if args.subcommand == "synth":
-        return _synth(args)
-    return _check(args)
+        return _synth(args.synth)
+    return _check(args.check)
 
 
-def _synth(args: argparse.Namespace) -> int:
+def _synth(args: Namespace) -> int:
     from aigenbench.data.synth import SynthConfig, build_synthetic, synthetic_timeline
     from aigenbench.protocol import make_windows
 
@@ -110,7 +114,7 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(args: argparse.Namespace) -> int:
+def _check(args: Namespace) -> int:
     from aigenbench.data.check import check_source, default_workers
     from aigenbench.data.decode import DEFAULT_MAX_PIXELS
     from aigenbench.data.sources import SPLITS, open_source
@@ -141,7 +145,7 @@ def _check(args: argparse.Namespace) -> int:
             per_split = ", ".join(f"{counts[split]} {split}" for split in SPLITS if counts[split])
             print(f"  {name!r}: {per_split} rows")
         print(
-            "  fix: add them to a timeline CSV (aigenbench windows --export-timeline my.csv) and "
+            "  fix: add them to a timeline CSV (aigenbench windows --export_timeline my.csv) and "
             "pass --timeline my.csv, or set protocol.unknown_generators=drop"
         )
     if report.label_mismatches:

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
 import sys
 from pathlib import Path
+from typing import Literal
 
+from jsonargparse import Namespace
 from rich.console import Console
 from rich.table import Table
 
-from aigenbench.commands._args import command_parser, positive_int
+from aigenbench.commands._args import (
+    command_parser,
+    open_unit_interval,
+    parse_command,
+    positive_int,
+    unit_interval,
+)
+from aigenbench.errors import ConfigError
 from aigenbench.evaluation.binary import METRIC_KEYS
 from aigenbench.evaluation.calibration import FPR_TARGETS, fpr_key
 from aigenbench.evaluation.experiment import (
@@ -46,23 +54,6 @@ COLUMN_TITLES = {
     "best_f1_threshold": "best-F1 thr",
 }
 NOT_DEFINED = "—"
-
-
-def threshold_value(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return value
-
-
-def confidence_value(text: str) -> float:
-    value = threshold_value(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be strictly between 0 and 1, got {value}")
-    return value
 
 
 def _percent(value: float | None) -> str:
@@ -323,42 +314,46 @@ def csv_text(evaluation: RunEvaluation, subset: str | None) -> str:
 def main(argv: list[str], command: str = "evaluate") -> int:
     parser = command_parser(command, DESCRIPTION)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="experiment directory")
-    parser.add_argument("--on", choices=SUBSETS, help="show every metric of one subset")
-    output = parser.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="print everything as JSON")
-    output.add_argument("--csv", action="store_true", help="print a CSV (window, subset, metrics)")
+    parser.add_argument(
+        "--on",
+        type=Literal[SUBSETS] | None,
+        default=None,  # type: ignore[valid-type] help="show every metric of one subset"
+    )
+    parser.add_argument("--json", action="store_true", help="print everything as JSON")
+    parser.add_argument("--csv", action="store_true", help="print a CSV (window, subset, metrics)")
     parser.add_argument(
         "--threshold",
-        type=threshold_value,
+        type=unit_interval,
         default=0.5,
         metavar="T",
         help="score above T = fake, for accuracy/precision/recall/F1/TNR (0.5)",
     )
     parser.add_argument(
-        "--stage", choices=("validate", "test"), default="validate", help="which predictions"
+        "--stage", type=Literal["validate", "test"], default="validate", help="which predictions"
     )
     parser.add_argument(
-        "--official-last-next",
+        "--official_last_next",
         action="store_true",
         help="the official script's rule: at the last step, 'next' is the last window itself",
     )
     parser.add_argument(
-        "--no-pairing",
+        "--no_pairing",
         action="store_true",
         help="put every real image in every subset (the official --use_pairing False)",
     )
     parser.add_argument(
-        "--per-generator", action="store_true", help="also show the AUROC of each generator"
+        "--per_generator", action="store_true", help="also show the AUROC of each generator"
     )
     parser.add_argument(
-        "--by-degradation",
+        "--by_degradation",
         action="store_true",
         help="AUROC per slice of the mandatory degradations each image got (JPEG'd never / "
         "once / twice, grayscale, noise, resized crop), on --on SUBSET (all)",
     )
     parser.add_argument(
         "--intervals",
-        choices=METHODS,
+        type=Literal[METHODS] | None,  # type: ignore[valid-type]
+        default=None,
         help="95%% intervals: delong (AUROC, fast) or bootstrap (every metric)",
     )
     parser.add_argument(
@@ -366,10 +361,10 @@ def main(argv: list[str], command: str = "evaluate") -> int:
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
     parser.add_argument(
-        "--confidence", type=confidence_value, default=0.95, help="interval level (0.95)"
+        "--confidence", type=open_unit_interval, default=0.95, help="interval level (0.95)"
     )
     parser.add_argument(
-        "--operating-points",
+        "--operating_points",
         action="store_true",
         help="also show TPR at FPR 1/5/10%%, Brier, ECE and the threshold transfer",
     )
@@ -378,7 +373,9 @@ def main(argv: list[str], command: str = "evaluate") -> int:
         action="store_true",
         help="also write window_<k>/metrics.json and RUN_DIR/summary.json",
     )
-    args = parser.parse_args(argv)
+    args = parse_command(parser, argv)
+    if args.json and args.csv:
+        raise ConfigError("--json and --csv exclude each other: choose one output format")
 
     options = EvaluationOptions(
         threshold=args.threshold,
@@ -414,7 +411,7 @@ def main(argv: list[str], command: str = "evaluate") -> int:
     return 0
 
 
-def _print_slices(args: argparse.Namespace, options: EvaluationOptions) -> int:
+def _print_slices(args: Namespace, options: EvaluationOptions) -> int:
     from aigenbench.commands._degradation_slices import slices_csv, slices_json, slices_table
     from aigenbench.evaluation.experiment import discover_predictions
     from aigenbench.evaluation.slices import experiment_slices

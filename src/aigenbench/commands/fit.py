@@ -7,12 +7,15 @@ from pathlib import Path
 
 from aigenbench.errors import ConfigError
 
-RESCORE_USAGE = """usage: aigenbench {command} RUN_DIR [--key value ...]
+RESCORE_USAGE = """usage: aigenbench {command} RUN_DIR [--section.key value ...] [--print_config]
 
 Score every finished window of the experiment in RUN_DIR with its final weights on the
-{stage} stage: window_<k>/predictions_{stage}.npz and its metrics. RUN_DIR's config.yaml is
-used; --key value pairs override how it runs (e.g. --trainer.devices 2 --data.num_workers 8).
+{stage} stage: window_<k>/predictions_{stage}.npz and its metrics, then print the AUROC
+table. RUN_DIR's config.yaml is used; --section.key value pairs override how it runs (e.g.
+--trainer.devices 2 --data.eval_batch_size 64); `aigenbench fit --help` lists every key.
 """
+
+PRINT_CONFIG = ("--print_config", "--print-config")
 
 
 def main(argv: list[str], command: str = "fit") -> int:
@@ -24,18 +27,21 @@ def main(argv: list[str], command: str = "fit") -> int:
     return _rescore(argv, command)
 
 
+def _print_config_requested(argv: list[str]) -> tuple[list[str], bool]:
+    """``--print_config`` prints the resolved, validated config (what config.yaml holds)."""
+    kept = [arg for arg in argv if arg not in PRINT_CONFIG]
+    return kept, len(kept) != len(argv)
+
+
 def _fit(argv: list[str]) -> int:
-    from aigenbench.config import parse_config
+    from aigenbench.config import dump_yaml, parse_config
     from aigenbench.training.runner import ExperimentRunner
 
-    if "--print-config" in argv or "--print_config" in argv:
-        argv = [arg for arg in argv if arg not in ("--print-config", "--print_config")]
-        config = parse_config(argv)
-        from aigenbench.config import dump_yaml
-
+    argv, print_only = _print_config_requested(argv)
+    config = parse_config(argv)
+    if print_only:
         sys.stdout.write(dump_yaml(config.raw))
         return 0
-    config = parse_config(argv)
     runner = ExperimentRunner(config)
     runner.fit()
     runner.say(
@@ -45,14 +51,17 @@ def _fit(argv: list[str]) -> int:
 
 
 def _rescore(argv: list[str], command: str) -> int:
-    from aigenbench.config import parse_config
+    from aigenbench.config import dump_yaml, parse_config
     from aigenbench.training.runner import ExperimentRunner
 
     stage = "validate" if command == "validate" else "test"
-    if not argv or argv[0] in ("-h", "--help"):
+    if not argv or argv[0] in ("-h", "--help") or argv[0].startswith("-"):
         print(RESCORE_USAGE.format(command=command, stage=stage))
-        return 0 if argv else 2
+        if argv and argv[0] in ("-h", "--help"):
+            return 0
+        raise ConfigError(f"give the experiment directory first: aigenbench {command} RUN_DIR")
     run_dir, overrides = Path(argv[0]), argv[1:]
+    overrides, print_only = _print_config_requested(overrides)
     config_file = run_dir / "config.yaml"
     if not config_file.is_file():
         raise ConfigError(
@@ -71,7 +80,22 @@ def _rescore(argv: list[str], command: str) -> int:
         ],
         prog=f"aigenbench {command}",
     )
-    paths = ExperimentRunner(config).score(stage)
-    for path in paths:
-        print(path)
+    if print_only:
+        sys.stdout.write(dump_yaml(config.raw))
+        return 0
+    runner = ExperimentRunner(config)
+    paths = runner.score(stage)
+    if runner.rank_zero:
+        for path in paths:
+            print(path)
+        _print_scores(run_dir, stage)
     return 0
+
+
+def _print_scores(run_dir: Path, stage: str) -> None:
+    """The AUROC table of the freshly scored stage (what `aigenbench evaluate` shows)."""
+    from aigenbench.commands.evaluate import print_tables
+    from aigenbench.evaluation.experiment import evaluate_experiment
+
+    print()
+    print_tables(evaluate_experiment(run_dir, stage), str(run_dir), stage, None, False)

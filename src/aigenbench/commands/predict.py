@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from aigenbench.commands._args import command_parser, positive_int
+from aigenbench.commands._args import command_parser, parse_command, positive_int
 from aigenbench.files import atomic_open
+
+SHORTHANDS = {"--import": "--imports+"}
 
 
 def main(argv: list[str], command: str = "predict") -> int:
@@ -22,23 +24,32 @@ def main(argv: list[str], command: str = "predict") -> int:
     parser.add_argument(
         "paths", nargs="+", help="image files and/or folders (searched recursively)"
     )
-    parser.add_argument("-o", "--output", help="CSV file to write (default: standard output)")
-    parser.add_argument("--batch-size", type=positive_int, default=32, metavar="N")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=str | None,
+        default=None,
+        help="CSV file to write (default: standard output)",
+    )
+    parser.add_argument("--batch_size", type=positive_int, default=32, metavar="N")
     parser.add_argument("--workers", type=int, default=0, metavar="N", help="loader processes (0)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (auto)")
     parser.add_argument(
-        "--threshold", type=float, default=None, help="fake above this (default: the model's)"
+        "--threshold",
+        type=float | None,
+        default=None,
+        help="fake above this (default: the model's)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--no_progress", action="store_true", help="hide the progress bar")
     parser.add_argument(
-        "--import",
-        dest="imports",
-        action="append",
+        "--imports",
+        type=list[str],
         default=[],
         metavar="MODULE",
-        help="import this module first (one that registers the model's backbone family)",
+        help="modules to import first (ones that register the model's backbone family); "
+        "--import MODULE adds one",
     )
-    args = parser.parse_args(argv)
+    args = parse_command(parser, argv, SHORTHANDS)
 
     from aigenbench.training.runner import import_modules
 

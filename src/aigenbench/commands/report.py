@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from aigenbench.commands._args import command_parser, positive_int
-from aigenbench.commands.evaluate import threshold_value
+from typing import Literal
+
+from aigenbench.commands._args import command_parser, parse_command, positive_int, unit_interval
 from aigenbench.evaluation.intervals import METHODS, IntervalOptions
 from aigenbench.evaluation.metrics import EvaluationOptions
 from aigenbench.evaluation.report import write_report
@@ -23,34 +24,44 @@ def main(argv: list[str], command: str = "report") -> int:
     parser = command_parser(command, DESCRIPTION)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="experiment directory")
     parser.add_argument(
-        "-o", "--output", metavar="HTML", help="where to write the page (RUN_DIR/report.html)"
+        "-o",
+        "--output",
+        type=str | None,
+        default=None,
+        metavar="HTML",
+        help="where to write the page (RUN_DIR/report.html)",
     )
     parser.add_argument(
-        "--stage", choices=("validate", "test"), default="validate", help="which predictions"
+        "--stage", type=Literal["validate", "test"], default="validate", help="which predictions"
     )
     parser.add_argument(
         "--threshold",
-        type=threshold_value,
+        type=unit_interval,
         default=0.5,
         metavar="T",
         help="score above T = fake, for the threshold metrics (0.5)",
     )
     parser.add_argument(
-        "--official-last-next",
+        "--official_last_next",
         action="store_true",
         help="the official script's rule: at the last step, 'next' is the last window itself",
     )
     parser.add_argument(
-        "--intervals", choices=METHODS, default="delong", help="interval method (delong)"
+        "--intervals",
+        type=Literal[METHODS],  # type: ignore[valid-type]
+        default="delong",
+        help="interval method (delong)",
     )
     parser.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap (1000)")
     parser.add_argument(
         "--compare",
         nargs="+",
+        type=str,
+        default=None,
         metavar="RUN",
         help="other runs on the same evaluation set: adds a comparison section",
     )
-    args = parser.parse_args(argv)
+    args = parse_command(parser, argv)
     options = EvaluationOptions(
         threshold=args.threshold, official_last_next=args.official_last_next
     )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
+from jsonargparse import Namespace
 from rich.console import Console
 from rich.table import Table
 
-from aigenbench.commands._args import command_parser
+from aigenbench.commands._args import command_parser, parse_command, split_overrides
 from aigenbench.errors import ConfigError
 
 DESCRIPTION = """\
@@ -30,35 +30,40 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.2f}"
 
 
-def _strength(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
 def main(argv: list[str], command: str = "robustness") -> int:
     from aigenbench.data.controlled import DEFAULT_STRENGTHS, KINDS
 
     parser = command_parser(command, DESCRIPTION)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="experiment directory")
     parser.add_argument(
-        "--window", type=int, metavar="K", help="whose detector (the last finished window)"
+        "--window",
+        type=int | None,
+        default=None,
+        metavar="K",
+        help="whose detector (the last finished window)",
     )
     parser.add_argument(
-        "--kind", nargs="+", choices=KINDS, default=list(KINDS), help="which degradations (all)"
+        "--kind",
+        nargs="+",
+        type=str,
+        choices=KINDS,
+        default=list(KINDS),
+        help="which degradations (all)",
     )
     parser.add_argument(
         "--strengths",
         nargs="+",
-        type=_strength,
+        type=float,
+        default=None,
         metavar="S",
         help="strengths to sweep (with a single --kind; default: the kind's list above)",
     )
-    output = parser.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="print robustness.json")
-    output.add_argument("--csv", action="store_true", help="print a CSV (kind, strength, ...)")
-    args, overrides = parser.parse_known_args(argv)
+    parser.add_argument("--json", action="store_true", help="print robustness.json")
+    parser.add_argument("--csv", action="store_true", help="print a CSV (kind, strength, ...)")
+    own, overrides = split_overrides(argv)
+    args = parse_command(parser, own)
+    if args.json and args.csv:
+        raise ConfigError("--json and --csv exclude each other: choose one output format")
     if args.strengths is not None and len(args.kind) != 1:
         raise ConfigError(
             "--strengths needs exactly one --kind (each kind has its own scale), e.g. "
@@ -71,7 +76,7 @@ def main(argv: list[str], command: str = "robustness") -> int:
     return run(args, overrides, sweeps, command)
 
 
-def run(args: argparse.Namespace, overrides: list[str], sweeps: dict, command: str) -> int:
+def run(args: Namespace, overrides: list[str], sweeps: dict, command: str) -> int:
     from aigenbench.commands._run import open_experiment
     from aigenbench.evaluation.robustness import csv_text, write_curves
     from aigenbench.training.robustness import run_robustness

@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import json
 
-from aigenbench.commands._args import command_parser, positive_int
+from aigenbench.commands._args import command_parser, parse_command, positive_int
 from aigenbench.protocol import load_timeline, make_windows, windows_with_dates
 
 
 def main(argv: list[str], command: str = "windows") -> int:
     parser = command_parser(command, "Show the chronological windows of generators.")
     parser.add_argument(
-        "--timeline", metavar="CSV", help="generator,release_date CSV (default: built-in v1.0)"
+        "--timeline",
+        type=str | None,
+        default=None,
+        metavar="CSV",
+        help="generator,release_date CSV (default: built-in v1.0)",
     )
     parser.add_argument(
-        "--per-window", type=positive_int, default=4, metavar="N", help="generators per window (4)"
+        "--per_window", type=positive_int, default=4, metavar="N", help="generators per window (4)"
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
-        "--export-timeline", metavar="CSV", help="also write the timeline as a CSV to edit"
+        "--export_timeline",
+        type=str | None,
+        default=None,
+        metavar="CSV",
+        help="also write the timeline as a CSV to edit",
     )
-    args = parser.parse_args(argv)
+    args = parse_command(parser, argv)
 
     timeline = load_timeline(args.timeline)
     windows = windows_with_dates(make_windows(timeline, timeline, args.per_window), timeline)

@@ -12,7 +12,7 @@ SourceKind = Literal["auto", "hf", "folder", "manifest"]
 
 @dataclass
 class DataConfig:
-    """Dataset location, loaders and pixel pipelines (PROTOCOL.md §2 and §6)."""
+    """Dataset location, loaders and pixel pipelines (docs/PROTOCOL.md §2 and §6)."""
 
     source: str | None = None
     """Dataset path: a saved ``datasets.DatasetDict`` directory (the official format), an image

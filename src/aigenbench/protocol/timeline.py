@@ -152,6 +152,11 @@ class Timeline(Mapping[str, dt.date]):
                 try:
                     date = dt.date.fromisoformat(date_text)
                 except ValueError:
+                    if line_no == 1 and not any(ch.isdigit() for ch in date_text):
+                        raise ProtocolError(
+                            f"{where}: {','.join(cells)!r} looks like a header; the header must "
+                            f"be exactly 'generator,release_date' (or leave it out)"
+                        ) from None
                     raise ProtocolError(
                         f"{where}: bad release date {date_text!r} for {name!r}; use YYYY-MM-DD"
                     ) from None
@@ -183,7 +188,7 @@ def unknown_generators_error(names: Iterable[str], timeline: Timeline) -> Protoc
     return ProtocolError(
         f"generator(s) {shown}{more} are in the data but not in the timeline ({timeline.source}). "
         f"Give their release dates in a timeline CSV, one line each, e.g. '{example},YYYY-MM-DD' "
-        f"(start from `aigenbench windows --export-timeline my.csv`), then pass it with "
+        f"(start from `aigenbench windows --export_timeline my.csv`), then pass it with "
         f"--timeline my.csv; or set protocol.unknown_generators=drop to leave their images out, "
         f"as the official framework does."
     )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import lightning as L
 import torch
 
+from aigenbench.config import trainer_passthrough
 from aigenbench.evaluation.experiment import headline_text, window_headline, write_window_metrics
 from aigenbench.evaluation.predictions import predictions_file_name, save_predictions
 from aigenbench.protocol import REAL_GENERATOR
@@ -253,6 +254,7 @@ class WindowJob:
             limit_train_batches=trainer.limit_train_batches,
             limit_val_batches=0,
             num_sanity_val_steps=0,
+            **trainer_passthrough(self.config, "fit"),
             default_root_dir=self.dir.checkpoint_dir(self.window),
             logger=self._loggers() or False,
             callbacks=[
@@ -266,6 +268,7 @@ class WindowJob:
     def eval_trainer(self) -> L.Trainer:
         return L.Trainer(
             **self._trainer_options(),
+            **trainer_passthrough(self.config, "evaluate"),
             logger=False,
             enable_checkpointing=False,
             callbacks=[*self._progress_bar(), StopEvaluationOnSignal(self.runner.flag)],
