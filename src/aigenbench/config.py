@@ -2,7 +2,7 @@
 
 LightningCLI conventions (users of the official framework feel at home): ``--config a.yaml
 --config b.yaml`` compose in order, ``--section.key value`` overrides any field,
-``--print-config`` prints the resolved whole. A key that does not exist is an error before
+``--print_config`` prints the resolved whole. A key that does not exist is an error before
 anything runs. The sections are dataclasses owned by their packages; their field docstrings
 are the help text.
 """

@@ -1,4 +1,4 @@
-"""``aigenbench evaluate --by-degradation``: AUROC per mandatory-degradation slice, per step."""
+"""``aigenbench evaluate --by_degradation``: AUROC per mandatory-degradation slice, per step."""
 
 from __future__ import annotations
 

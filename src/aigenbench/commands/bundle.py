@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from aigenbench.commands._args import command_parser
+from typing import Literal
+
+from aigenbench.commands._args import command_parser, parse_command
 
 DESCRIPTION = """\
 Pack an experiment into one zip a leaderboard maintainer can check: every window's
@@ -28,11 +30,11 @@ def bundle(run_dir: str, output: str, stage: str = "validate"):
 def main(argv: list[str], command: str = "bundle") -> int:
     parser = command_parser(command, DESCRIPTION)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="experiment directory")
-    parser.add_argument("-o", "--output", required=True, metavar="ZIP", help="the zip to write")
+    parser.add_argument("-o", "--output", type=str, required=True, metavar="ZIP", help="the zip")
     parser.add_argument(
-        "--stage", choices=("validate", "test"), default="validate", help="which predictions"
+        "--stage", type=Literal["validate", "test"], default="validate", help="which predictions"
     )
-    args = parser.parse_args(argv)
+    args = parse_command(parser, argv)
     made = bundle(args.run_dir, args.output, args.stage)
     print(f"bundle: {made.path} ({made.n_windows} windows, {len(made.files)} files)")
     print(f"check it with: aigenbench verify {made.path}")

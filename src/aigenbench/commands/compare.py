@@ -7,11 +7,19 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import Literal
 
 from rich.table import Table
 
-from aigenbench.commands._args import command_parser, positive_int
-from aigenbench.commands.evaluate import _console, confidence_value, threshold_value
+from aigenbench.commands._args import (
+    command_parser,
+    open_unit_interval,
+    parse_command,
+    positive_int,
+    unit_interval,
+)
+from aigenbench.commands.evaluate import _console
+from aigenbench.errors import ConfigError
 
 DESCRIPTION = """\
 Compare runs scored on the same evaluation images (our experiments or official experiment
@@ -157,23 +165,26 @@ def comparison_csv(comparison) -> str:
 def main(argv: list[str], command: str = "compare") -> int:
     parser = command_parser(command, DESCRIPTION)
     parser.add_argument("runs", metavar="RUN", nargs="+", help="experiment directories")
-    output = parser.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="print everything as JSON")
-    output.add_argument("--csv", action="store_true", help="print a long-format CSV")
-    parser.add_argument("--html", metavar="PATH", help="also write a comparison page")
+    parser.add_argument("--json", action="store_true", help="print everything as JSON")
+    parser.add_argument("--csv", action="store_true", help="print a long-format CSV")
     parser.add_argument(
-        "--stage", choices=("validate", "test"), default="validate", help="which predictions"
+        "--html", type=str | None, default=None, metavar="PATH", help="also write a comparison page"
     )
-    parser.add_argument("--threshold", type=threshold_value, default=0.5, metavar="T")
+    parser.add_argument(
+        "--stage", type=Literal["validate", "test"], default="validate", help="which predictions"
+    )
+    parser.add_argument("--threshold", type=unit_interval, default=0.5, metavar="T")
     parser.add_argument("--resamples", type=positive_int, default=1000, help="(1000)")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
-    parser.add_argument("--confidence", type=confidence_value, default=0.95, help="(0.95)")
+    parser.add_argument("--confidence", type=open_unit_interval, default=0.95, help="(0.95)")
     parser.add_argument(
-        "--alpha", type=confidence_value, default=0.05, help="significance level (0.05)"
+        "--alpha", type=open_unit_interval, default=0.05, help="significance level (0.05)"
     )
-    parser.add_argument("--no-pairing", action="store_true", help="every real in every subset")
-    parser.add_argument("--official-last-next", action="store_true")
-    args = parser.parse_args(argv)
+    parser.add_argument("--no_pairing", action="store_true", help="every real in every subset")
+    parser.add_argument("--official_last_next", action="store_true")
+    args = parse_command(parser, argv)
+    if args.json and args.csv:
+        raise ConfigError("--json and --csv exclude each other: choose one output format")
     comparison = compare(
         args.runs,
         args.stage,

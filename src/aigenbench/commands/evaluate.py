@@ -33,7 +33,7 @@ from aigenbench.evaluation.metrics import SUBSETS, EvaluationOptions, RunEvaluat
 
 DESCRIPTION = """\
 Metrics of an experiment's predictions: after each training step k, AUROC and friends on
-  next     window k+1 (not defined at the last step; --official-last-next: the official rule)
+  next     window k+1 (not defined at the last step; --official_last_next: the official rule)
   past     windows 0..k-1 (not defined at k=0)
   growing  windows 0..k
   whole    windows 0..k+1

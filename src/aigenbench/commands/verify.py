@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from aigenbench.commands._args import command_parser
+from aigenbench.commands._args import command_parser, parse_command
 
 DESCRIPTION = """\
 Check a bundle made by `aigenbench bundle`: files unchanged (SHA-256), every number
@@ -32,9 +32,15 @@ def verify(bundle: str, dataset: str | None = None):
 def main(argv: list[str], command: str = "verify") -> int:
     parser = command_parser(command, DESCRIPTION)
     parser.add_argument("bundle", metavar="BUNDLE", help="the zip to check")
-    parser.add_argument("--dataset", metavar="PATH", help="the run's dataset (default: config)")
+    parser.add_argument(
+        "--dataset",
+        type=str | None,
+        default=None,
+        metavar="PATH",
+        help="the run's dataset (default: config)",
+    )
     parser.add_argument("--json", action="store_true", help="print the checks as JSON")
-    args = parser.parse_args(argv)
+    args = parse_command(parser, argv)
     result = verify(args.bundle, args.dataset)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))

@@ -13,7 +13,7 @@ correlation.
 **Bootstrap**: a resample draws, inside each *stratum* (one generator's fakes and the reals
 paired with them), as many (fake, paired real) *units* as the stratum has, with replacement:
 every resample keeps each generator's share and stays exactly balanced and paired (a stratum
-whose fakes and reals differ in number, e.g. ``--no-pairing``, resamples fakes and reals
+whose fakes and reals differ in number, e.g. ``--no_pairing``, resamples fakes and reals
 separately). A resample is a vector of counts per unit; every metric is recomputed with
 those counts as weights (weighted cumulative sums over the scores sorted once), so a
 resample never copies or re-sorts images. The draws of a stratum are seeded by (seed,
