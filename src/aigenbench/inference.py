@@ -135,12 +135,12 @@ def score_files(
     from aigenbench.data.loading import worker_init_fn
     from aigenbench.data.pipelines import EvalPipeline
     from aigenbench.models.build import load_detector
-    from aigenbench.models.fusion import fuse_crops, resolve_fusion
-    from aigenbench.training.module import DetectorModule
+    from aigenbench.models.methods import resolve_method
 
-    loaded = load_detector(resolve_checkpoint(checkpoint))
+    # LoRA adapters merged into the weights: the plain backbone's speed
+    loaded = load_detector(resolve_checkpoint(checkpoint), merge_adapters=True)
     config = loaded.config
-    module = DetectorModule(
+    module = resolve_method(config.method)(
         config,
         loaded.generator_names,
         window=loaded.window,
@@ -149,8 +149,15 @@ def score_files(
     )
     target = pick_device(device)
     module.to(target).eval()
-    fusion = resolve_fusion(config.fusion)
-    pipeline = EvalPipeline(input_size=config.input_size, crop=config.eval_crop, degradations=False)
+    augmentation = module.eval_augmentation()
+    pipeline = EvalPipeline(
+        input_size=config.input_size,
+        crop=config.eval_crop,
+        degradations=False,
+        before_crops=augmentation.before_crops if augmentation else None,
+        per_crop=augmentation.per_crop if augmentation else None,
+        crops=augmentation.crops if augmentation else None,
+    )
     loader = DataLoader(
         ImageFiles(files, pipeline, max_pixels or DEFAULT_MAX_PIXELS),
         batch_size=batch_size,
@@ -167,7 +174,7 @@ def score_files(
             images = batch["image"].to(target)
             crop_to_image = batch["crop_to_image"].to(target)
             scores = module.fake_scores(module({"image": images}))
-            fused = fuse_crops(scores, crop_to_image, fusion).cpu().tolist()
+            fused = module.scores_fusion(scores, crop_to_image).cpu().tolist()
             for index, error, score in zip(batch["index"], batch["error"], fused, strict=True):
                 rows.append(ScoredImage(files[index], None if error else float(score), error))
             bar.update(len(batch["index"]))

@@ -29,7 +29,15 @@ from torch.utils.data import DataLoader
 from aigenbench.data.batch import collate_evaluation, collate_training
 from aigenbench.data.config import DataConfig
 from aigenbench.data.loading import EvaluationDataset, TrainingDataset, worker_init_fn
-from aigenbench.data.pipelines import EvalCrop, EvalPipeline, TrainCrop, TrainPipeline, instantiate
+from aigenbench.data.pipelines import (
+    EvalAugmentation,
+    EvalCrop,
+    EvalPipeline,
+    TrainAugmentation,
+    TrainCrop,
+    TrainPipeline,
+    instantiate,
+)
 from aigenbench.data.sampler import ShardSampler, WindowSampler
 from aigenbench.data.sources import ImageSource, open_source
 from aigenbench.errors import ConfigError
@@ -38,20 +46,38 @@ from aigenbench.protocol import BenchmarkPlan, EvaluationSet
 Stage = str  # "validate" | "test"
 
 
-def make_train_pipeline(config: DataConfig, input_size: int, crop: TrainCrop) -> TrainPipeline:
-    """The configured training pipeline (``config.train_pipeline`` or the default)."""
-    defaults = {
+def make_train_pipeline(
+    config: DataConfig,
+    input_size: int,
+    crop: TrainCrop,
+    method: TrainAugmentation | None = None,
+) -> TrainPipeline:
+    """The configured training pipeline (``config.train_pipeline`` or the default), with a
+    method's augmentation (checked against the protocol in benchmark mode)."""
+    defaults: dict[str, Any] = {
         "input_size": input_size,
         "crop": crop,
         "seed": config.augmentation_seed,
         "maximum_processing_size": config.maximum_processing_size,
         "stochastic": config.stochastic_augmentation,
     }
+    if method is not None:  # only then: a user pipeline need not know these arguments
+        if method.deterministic is not None:
+            defaults["augmentation"] = method.deterministic
+        if method.stochastic is not None:
+            defaults["stochastic_steps"] = method.stochastic
+            defaults["benchmark"] = config.degradations
     return instantiate(config.train_pipeline or TrainPipeline, "data.train_pipeline", **defaults)
 
 
-def make_eval_pipeline(config: DataConfig, input_size: int, crop: EvalCrop) -> EvalPipeline:
-    """The configured evaluation pipeline (``config.eval_pipeline`` or the default)."""
+def make_eval_pipeline(
+    config: DataConfig,
+    input_size: int,
+    crop: EvalCrop,
+    method: EvalAugmentation | None = None,
+) -> EvalPipeline:
+    """The configured evaluation pipeline (``config.eval_pipeline`` or the default), with a
+    method's augmentation after the mandatory degradations."""
     span = config.eval_jpeg_quality_range
     defaults = {
         "input_size": input_size,
@@ -62,6 +88,18 @@ def make_eval_pipeline(config: DataConfig, input_size: int, crop: EvalCrop) -> E
         "jpeg_quality": tuple(config.eval_jpeg_quality),
         "jpeg_quality_range": None if span is None else (int(span[0]), int(span[1])),
     }
+    if method is not None:
+        defaults.update(
+            {
+                key: value
+                for key, value in (
+                    ("before_crops", method.before_crops),
+                    ("per_crop", method.per_crop),
+                    ("crops", method.crops),
+                )
+                if value is not None
+            }
+        )
     return instantiate(config.eval_pipeline or EvalPipeline, "data.eval_pipeline", **defaults)
 
 

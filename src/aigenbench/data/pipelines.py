@@ -28,7 +28,7 @@ import torch
 
 from aigenbench.data import ops
 from aigenbench.data.seeding import BENCHMARK_AUGMENTATION_SEED, Stream, sample_rng
-from aigenbench.errors import ConfigError
+from aigenbench.errors import ConfigError, ProtocolError
 from aigenbench.protocol.degradations import degradation_code
 
 TrainCrop = Literal["resize", "random_crop", "center_crop", "as_is"]
@@ -253,6 +253,112 @@ class BaselineTrainAugmentation:
         return image
 
 
+PixelOp = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+"""An augmentation step: ``(image HxWx3 uint8, rng) -> image``; all randomness from ``rng``."""
+CropMaker = Callable[[np.ndarray, int], list[np.ndarray]]
+"""Evaluation crops: ``(image, input_size) -> crops`` (each then goes to the model)."""
+
+
+class Rot90:
+    """Stochastic part: rotate by a random multiple of 90 degrees."""
+
+    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return ops.rot90(image, int(rng.integers(0, 4)))
+
+
+class HorizontalFlip:
+    """Stochastic part: mirror left-right with probability ``p``."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        self.p = float(p)
+
+    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return ops.hflip(image) if rng.random() < self.p else image
+
+
+class VerticalFlip:
+    """Stochastic part: mirror top-bottom with probability ``p``."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        self.p = float(p)
+
+    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return np.ascontiguousarray(image[::-1]) if rng.random() < self.p else image
+
+
+class RandomCrop:
+    """Stochastic part: a ``size`` x ``size`` crop at a random position (zero-padded if small)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = int(size)
+
+    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return ops.random_crop(image, self.size, rng)
+
+
+STOCHASTIC_OPS: tuple[type, ...] = (Rot90, HorizontalFlip, VerticalFlip, RandomCrop)
+"""What the stochastic part may hold in benchmark mode (the protocol: rotation, flip, crop)."""
+
+STOCHASTIC_RULE = (
+    "the benchmark protocol lets the stochastic part of the training augmentation only rotate, "
+    "flip or crop (aigenbench.data.pipelines.Rot90, HorizontalFlip, VerticalFlip, RandomCrop)"
+)
+
+
+def check_stochastic_part(steps: Sequence[PixelOp], benchmark: bool = True) -> list[PixelOp]:
+    """``steps`` as a list; in benchmark mode a ProtocolError for any step that is not one of
+    :data:`STOCHASTIC_OPS` (exactly those classes: a subclass may do anything)."""
+    steps = list(steps)
+    if benchmark:
+        for step in steps:
+            if type(step) not in STOCHASTIC_OPS:
+                name = f"{type(step).__module__}.{type(step).__qualname__}"
+                raise ProtocolError(
+                    f"training augmentation: {name} cannot be in the stochastic part: "
+                    f"{STOCHASTIC_RULE}. Move it to the deterministic part "
+                    "(TrainAugmentation.deterministic, seeded per image and copy), or turn "
+                    "benchmark mode off (data.degradations: false; results are then not "
+                    "comparable with the benchmark's)"
+                )
+    return steps
+
+
+class TrainAugmentation:
+    """What a method changes in training pixels (``Method.train_augmentation``).
+
+    ``deterministic``: replaces the deterministic part (default: the baselines'
+    :class:`BaselineTrainAugmentation`); any operation, seeded by (image ID, copy).
+    ``stochastic``: replaces rot90 + horizontal flip with these steps, redrawn every epoch;
+    benchmark mode allows only :data:`STOCHASTIC_OPS`. The crop to the input size
+    (``model.train_crop``) always ends the pipeline.
+    """
+
+    def __init__(
+        self, deterministic: PixelOp | None = None, stochastic: Sequence[PixelOp] | None = None
+    ) -> None:
+        self.deterministic = deterministic
+        self.stochastic = None if stochastic is None else list(stochastic)
+
+
+class EvalAugmentation:
+    """What a method changes in evaluation (and ``predict``) pixels (``Method.eval_augmentation``).
+
+    They run *after* the mandatory degradations, which no method can change: ``before_crops``
+    on the degraded image, ``crops`` instead of the ``model.eval_crop`` strategy, ``per_crop``
+    on each crop. Seeded by (image ID) only, so every window sees the same pixels.
+    """
+
+    def __init__(
+        self,
+        before_crops: PixelOp | None = None,
+        per_crop: PixelOp | None = None,
+        crops: CropMaker | None = None,
+    ) -> None:
+        self.before_crops = before_crops
+        self.per_crop = per_crop
+        self.crops = crops
+
+
 def _check_choice(value: str, allowed: Sequence[str], what: str) -> None:
     if value not in allowed:
         raise ConfigError(f"unknown {what} {value!r}; use one of: {', '.join(allowed)}")
@@ -281,8 +387,13 @@ class TrainPipeline:
         augmentation: Callable[..., np.ndarray] | Mapping[str, Any] | str | None = None,
         rot90: bool = True,
         hflip: bool = True,
+        stochastic_steps: Sequence[PixelOp] | None = None,
+        benchmark: bool = True,
     ) -> None:
         _check_choice(crop, TRAIN_CROPS, "training crop strategy")
+        self.stochastic_steps = (
+            None if stochastic_steps is None else check_stochastic_part(stochastic_steps, benchmark)
+        )
         self.input_size = int(input_size)
         self.crop = crop
         self.seed = int(seed)
@@ -324,11 +435,15 @@ class TrainPipeline:
             rng = sample_rng(Stream.TRAIN_STOCHASTIC, self.seed, window, epoch, image_id, copy)
         else:
             rng = sample_rng(Stream.TRAIN_STOCHASTIC, self.seed, image_id, copy)
-        if self.rot90:
+        if self.stochastic_steps is not None:
+            for step in self.stochastic_steps:
+                _note(trace, type(step).__name__)
+                image = step(image, rng)
+        elif self.rot90:
             turns = int(rng.integers(0, 4))
             _note(trace, f"rot90:{turns}")
             image = ops.rot90(image, turns)
-        if self.hflip and rng.random() < 0.5:
+        if self.stochastic_steps is None and self.hflip and rng.random() < 0.5:
             _note(trace, "hflip")
             image = ops.hflip(image)
         size = self.input_size
@@ -366,8 +481,14 @@ class EvalPipeline:
         degradations: bool = True,
         jpeg_quality: Sequence[int] = OFFICIAL_EVAL_JPEG_QUALITIES,
         jpeg_quality_range: tuple[int, int] | None = None,
+        before_crops: PixelOp | None = None,
+        per_crop: PixelOp | None = None,
+        crops: CropMaker | None = None,
     ) -> None:
         _check_choice(crop, EVAL_CROPS, "evaluation crop strategy")
+        self.before_crops = before_crops
+        self.per_crop = per_crop
+        self.crops = crops
         self.input_size = int(input_size)
         self.crop = crop
         self.seed = int(seed)
@@ -399,6 +520,8 @@ class EvalPipeline:
 
     def make_crops(self, image: np.ndarray) -> list[np.ndarray]:
         size = self.input_size
+        if self.crops is not None:
+            return list(self.crops(image, size))
         if self.crop == "resize":
             return [ops.resize(image, size, size, "bilinear")]
         if self.crop == "crop":
@@ -415,7 +538,16 @@ class EvalPipeline:
         return [torch.zeros((3, self.input_size, self.input_size), dtype=torch.uint8)]
 
     def __call__(self, image: np.ndarray, image_id: int) -> list[torch.Tensor]:
-        return [ops.to_tensor(crop) for crop in self.make_crops(self.degrade(image, image_id))]
+        image = self.degrade(image, image_id)
+        if self.before_crops is not None:  # a method's augmentation, after the degradations
+            image = self.before_crops(image, sample_rng(Stream.EVALUATION, self.seed, image_id, 1))
+        crops = self.make_crops(image)
+        if self.per_crop is not None:
+            crops = [
+                self.per_crop(crop, sample_rng(Stream.EVALUATION, self.seed, image_id, 2, index))
+                for index, crop in enumerate(crops)
+            ]
+        return [ops.to_tensor(crop) for crop in crops]
 
 
 def instantiate(spec: Mapping[str, Any] | str | type, what: str = "object", **defaults: Any) -> Any:

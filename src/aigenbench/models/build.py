@@ -37,15 +37,42 @@ def build_detector(
     generator_names: Sequence[str] = ("",),
     *,
     pretrained: bool | str | None = None,
+    method: Any = None,
 ) -> Detector:
-    """The detector a model config describes (weights per ``config.pretrained`` unless given)."""
+    """The detector a model config describes (weights per ``config.pretrained`` unless given).
+
+    The network comes from the config's method (``model.method``, or the Method class given as
+    ``method``); ``freezing: lora`` then adds LoRA adapters to its backbone.
+    """
+    if method is None:
+        from aigenbench.models.methods import resolve_method
+
+        method = resolve_method(config.method)
+    detector: Detector = method.build_detector(config, generator_names, pretrained=pretrained)
+    if config.freezing == "lora":
+        from aigenbench.models.lora import LORA_MARKER, inject_lora
+
+        inject_lora(detector.backbone, config.lora)
+        detector.trainable_marker = LORA_MARKER
+    return detector
+
+
+def build_default_detector(
+    config: ModelConfig,
+    generator_names: Sequence[str] = ("",),
+    *,
+    pretrained: bool | str | None = None,
+    detector_class: type[Detector] = Detector,
+) -> Detector:
+    """The default method's network: the configured backbone and a linear head (built as
+    ``detector_class``, a Detector subclass taking the same arguments)."""
     backbone = build_backbone(
         config.backbone,
         pretrained=config.pretrained if pretrained is None else pretrained,
         input_size=config.input_size,
         **config.backbone_args,
     )
-    return Detector(
+    return detector_class(
         backbone,
         num_outputs(config, generator_names),
         head_dropout=config.head_dropout,
@@ -94,12 +121,16 @@ def checkpoint_record(content: Mapping[str, Any], path: Path) -> dict[str, Any]:
 
 
 def load_detector(
-    path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu"
+    path: str | os.PathLike[str],
+    *,
+    map_location: str | torch.device = "cpu",
+    merge_adapters: bool = False,
 ) -> LoadedDetector:
     """Rebuild the Detector (eval mode) of a DetectorModule checkpoint, without any download.
 
-    The architecture comes from the model config stored in the checkpoint (built with
-    random weights), then every detector tensor is loaded from the checkpoint.
+    The architecture comes from the model config stored in the checkpoint (its method built
+    with random weights), then every detector tensor is loaded from the checkpoint.
+    ``merge_adapters`` folds LoRA adapters into the weights (inference: a plain backbone).
     """
     path = Path(path)
     content = read_checkpoint(path)
@@ -119,6 +150,10 @@ def load_detector(
     detector.to(map_location)
     if record.get("backbone_frozen", False):
         detector.freeze_backbone()
+    elif detector.trainable_marker is not None:
+        detector.unfreeze_backbone()  # only the adapters trainable, as in training
+    if merge_adapters:
+        detector.merge_adapters()
     detector.eval()
     known = record.get("known_generator_ids")
     return LoadedDetector(

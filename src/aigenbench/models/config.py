@@ -13,7 +13,8 @@ from torch.optim import Optimizer
 
 from aigenbench.errors import ConfigError
 
-Freezing = Literal["probe", "tune", "staged"]
+Freezing = Literal["probe", "tune", "staged", "lora"]
+FREEZINGS = ("probe", "tune", "staged", "lora")
 Task = Literal["binary", "multiclass"]
 TrainCrop = Literal["resize", "random_crop", "center_crop", "as_is"]
 EvalCrop = Literal["resize", "crop", "multicrop", "as_is"]
@@ -102,6 +103,34 @@ class UnfreezeAt:
 
 
 @dataclass
+class LoraSettings:
+    """LoRA adapters (``freezing: lora``): the backbone stays frozen, low-rank updates of the
+    named projections train (via ``peft``), and are merged into the weights for ``predict``."""
+
+    rank: int = 8
+    """Rank r of each update ``B @ A``."""
+    alpha: float = 16.0
+    """Scale: the update is multiplied by ``alpha / rank``."""
+    dropout: float = 0.0
+    """Dropout on the adapter's input."""
+    targets: list[str] | None = None
+    """Module names (suffixes) to adapt, e.g. ``[qkv, proj, fc1, fc2]``. None: the attention and
+    MLP projections of the backbone's library (timm ``qkv, proj, fc1, fc2``; open_clip
+    ``attn, c_fc, c_proj, out_proj``; transformers ``query, key, value, dense`` or ``q_proj,
+    k_proj, v_proj, out_proj, fc1, fc2``)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.rank, bool) or not isinstance(self.rank, int) or self.rank < 1:
+            raise ConfigError(f"model.lora.rank must be a whole number >= 1, got {self.rank!r}")
+        if self.alpha <= 0:
+            raise ConfigError(f"model.lora.alpha must be positive, got {self.alpha!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.lora.dropout must be in [0, 1), got {self.dropout!r}")
+        if self.targets is not None and not self.targets:
+            raise ConfigError("model.lora.targets is empty; name modules or leave it null")
+
+
+@dataclass
 class ModelConfig:
     """The detector and how it is trained (the ``model`` section of a config)."""
 
@@ -115,9 +144,19 @@ class ModelConfig:
     """True: the library's weights (its cache; offline works when the files are there).
     False: random weights. A path: a ``.safetensors``/``.pt``/``.pth`` weights file, or a
     training run's ``.ckpt`` whose encoder is reused."""
+    method: str = "default"
+    """The detection method: ``default`` (backbone + linear head, BCE / cross-entropy), a zoo
+    method (``univfd``, ``cnndetection``, ``npr``, ``rine``, ``effort``), one registered with
+    ``aigenbench.models.methods.register_method`` or a class by import path
+    (``my_package.my_method.MyMethod``; see docs/METHODS.md)."""
+    method_args: dict[str, Any] = field(default_factory=dict)
+    """The method's own options (its ``Options`` dataclass), e.g. ``{contrastive_weight: 0.2}``."""
     freezing: Freezing = "tune"
     """``probe``: backbone frozen, only the head trains. ``tune``: everything trains.
-    ``staged``: frozen until ``unfreeze_at``, then everything trains."""
+    ``staged``: frozen until ``unfreeze_at``, then everything trains. ``lora``: backbone frozen,
+    LoRA adapters on its projections train (``lora`` settings)."""
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    """``freezing: lora`` only: rank, alpha, dropout, target modules."""
     unfreeze_at: UnfreezeAt | None = None
     """``staged`` only: ``{window: k}``, ``{step: n}`` or ``{epoch: e}``."""
     backbone_lr_scale: float = 1.0
@@ -160,11 +199,16 @@ class ModelConfig:
             self.scheduler = SchedulerConfig(**self.scheduler)
         if isinstance(self.unfreeze_at, dict):
             self.unfreeze_at = UnfreezeAt(**self.unfreeze_at)
+        if isinstance(self.lora, Mapping):
+            self.lora = LoraSettings(**self.lora)
+        self.method_args = dict(self.method_args or {})
         self.validate()
 
     def validate(self) -> None:
         """A ConfigError naming the field and the fix for any impossible combination."""
-        _one_of("freezing", self.freezing, ("probe", "tune", "staged"))
+        _one_of("freezing", self.freezing, FREEZINGS)
+        if not self.method or not str(self.method).strip():
+            raise ConfigError("model.method is empty; use default or name a method")
         _one_of("task", self.task, ("binary", "multiclass"))
         _one_of("train_crop", self.train_crop, TRAIN_CROPS)
         _one_of("eval_crop", self.eval_crop, EVAL_CROPS)

@@ -17,11 +17,20 @@ from aigenbench.models.backbone import Backbone
 
 
 class Detector(nn.Module):
-    """``backbone`` -> ``[B, D]`` features -> ``head`` -> ``[B, num_outputs]`` logits.
+    """``preprocess`` -> ``backbone`` -> ``[B, D]`` features -> ``head`` -> ``[B, num_outputs]``.
 
     ``num_outputs`` is 1 for binary detection, the number of classes (generators + real)
     for multiclass. :meth:`forward` takes images normalised with :meth:`normalize`.
+
+    A method changes the network by subclassing (docs/METHODS.md): :meth:`preprocess` (before
+    the backbone, e.g. NPR's residual), :meth:`features` (what the backbone gives: the frozen,
+    cacheable part, e.g. every block's CLS token), :meth:`head_outputs` (the neck and the head
+    over those features: ``logits`` plus anything a loss needs).
     """
+
+    trainable_marker: str | None = None
+    """When set, "training the backbone" trains only its parameters whose name contains this
+    (LoRA adapters, Effort's residual): the rest of the backbone never changes."""
 
     def __init__(
         self,
@@ -69,7 +78,9 @@ class Detector(nn.Module):
 
     def unfreeze_backbone(self) -> None:
         self.backbone_frozen = False
-        self.backbone.requires_grad_(True)
+        marker = self.trainable_marker
+        for name, parameter in self.backbone.named_parameters():
+            parameter.requires_grad_(marker is None or marker in name)
         self.backbone.train(self.training)
 
     def train(self, mode: bool = True) -> Detector:
@@ -90,15 +101,23 @@ class Detector(nn.Module):
         x = images.float() if images.dtype == torch.uint8 else images.float() * 255.0
         return (x - self.mean) / self.std
 
+    def preprocess(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised images -> the backbone's input (identity; a method may override)."""
+        return x
+
+    def backbone_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The backbone's ``[B, feature_dim]`` output of preprocessed images."""
+        return self.backbone(x)
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Backbone features ``[B, D]`` of normalised images (no autograd when frozen)."""
         if self.backbone_frozen:
             # no_grad rather than inference_mode: the head's backward needs its input to be a
             # normal tensor (inference tensors cannot be saved for backward).
             with torch.no_grad():
-                features = self.backbone(x)
+                features = self.backbone_forward(self.preprocess(x))
         else:
-            features = self.backbone(x)
+            features = self.backbone_forward(self.preprocess(x))
         if features.ndim != 2 or features.shape[1] != self.feature_dim:
             raise ConfigError(
                 f"backbone {self.backbone_name!r} returned features of shape "
@@ -112,11 +131,26 @@ class Detector(nn.Module):
         weight = self.head[1].weight
         return self.head(features.to(weight.dtype) if features.dtype != weight.dtype else features)
 
+    def head_outputs(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``{"logits": [B, num_outputs], ...}`` of features: the logits and whatever else a
+        method's loss needs (e.g. an embedding for a contrastive term)."""
+        return {"logits": self.head_forward(features)}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head_forward(self.features(x))
+        return self.head_outputs(self.features(x))["logits"]
 
     def backbone_parameters(self) -> list[nn.Parameter]:
-        return list(self.backbone.parameters())
+        """The backbone parameters an optimiser trains (all, or those of ``trainable_marker``)."""
+        marker = self.trainable_marker
+        return [p for n, p in self.backbone.named_parameters() if marker is None or marker in n]
+
+    def merge_adapters(self) -> None:
+        """Fold trainable adapters (LoRA) into the weights, for inference (no-op without)."""
+        from aigenbench.models.lora import has_lora, merge_lora
+
+        if has_lora(self.backbone):
+            merge_lora(self.backbone)
+            self.trainable_marker = None
 
     def head_parameters(self) -> list[nn.Parameter]:
         return list(self.head.parameters())

@@ -60,6 +60,7 @@ def fingerprint(detector: Detector, raw_config: dict[str, Any]) -> dict[str, Any
         key: value
         for key, value in result_affecting(raw_config).items()
         if key.startswith(("data.", "model.input_size", "model.train_crop", "model.eval_crop"))
+        or key.startswith(("model.method", "model.backbone_args"))  # a method's pixels/features
         or key in ("trainer.precision", "model.mean", "model.std", "model.backbone")
     }
     return feature_fingerprint(detector, settings=settings)

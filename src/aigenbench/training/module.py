@@ -1,5 +1,12 @@
 """The LightningModule of one window: loss, optimiser and schedule, freezing, evaluation rows.
 
+It is also the default detection *method* and the base class of every other one
+(``aigenbench.models.methods.Method``): a method overrides the hooks below that it needs
+(docs/METHODS.md): ``build_detector`` (the network: preprocessing, backbone, neck, head),
+``compute_loss`` (a loss and its extra terms), ``parameter_groups`` / ``configure_optimizers``,
+``register_metrics``, ``scores_fusion``, ``train_augmentation`` / ``eval_augmentation`` (pixels),
+``on_window_start`` / ``on_window_end``, and Lightning's ``training_step`` / ``evaluation_step``.
+
 Batches follow the data contract (docs/DESIGN.md): ``image`` uint8 ``[N, 3, H, W]`` (the
 module normalises on the device), ``label``, ``generator_id``, ``id`` and, in training,
 ``copy``; in evaluation one row per crop with ``crop_to_image`` and ``valid``. A batch may
@@ -11,21 +18,25 @@ Precision, gradient clipping, accumulation and devices belong to the Trainer.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from aigenbench.data.pipelines import EvalAugmentation, TrainAugmentation
 from aigenbench.errors import ConfigError
 from aigenbench.models.build import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_KEY,
+    build_default_detector,
     build_detector,
     num_outputs,
 )
@@ -37,6 +48,13 @@ from aigenbench.training.schedules import build_optimizer, build_scheduler
 logger = logging.getLogger(__name__)
 
 EvalRows = dict[str, torch.Tensor]
+LossTerms = torch.Tensor | Mapping[str, torch.Tensor]
+"""What ``compute_loss`` returns: the loss, or ``{"loss": total, "<term>": value, ...}``."""
+
+
+@dataclass
+class NoOptions:
+    """The default method has no options of its own."""
 
 
 class DetectorModule(L.LightningModule):
@@ -56,6 +74,9 @@ class DetectorModule(L.LightningModule):
             building one from ``config`` (which loads the pretrained weights).
     """
 
+    Options: ClassVar[type] = NoOptions
+    """A method's own settings: a dataclass built from ``model.method_args``."""
+
     def __init__(
         self,
         config: ModelConfig | Mapping[str, Any],
@@ -70,7 +91,9 @@ class DetectorModule(L.LightningModule):
         super().__init__()
         if not isinstance(config, ModelConfig):
             config = ModelConfig.from_dict(dict(config))
+        config = self._own_method(config)
         self.config = config
+        self.options = self.parse_options(config)
         self.generator_names = [str(n) for n in generator_names]
         self.window = int(window)
         self.step_offset = int(step_offset)
@@ -80,7 +103,7 @@ class DetectorModule(L.LightningModule):
         )
         outputs = num_outputs(config, self.generator_names)
         if detector is None:
-            detector = build_detector(config, self.generator_names)
+            detector = build_detector(config, self.generator_names, method=type(self))
         elif detector.num_outputs != outputs:
             raise ConfigError(
                 f"the given detector has {detector.num_outputs} outputs, the {config.task} task "
@@ -103,8 +126,73 @@ class DetectorModule(L.LightningModule):
         self._compiled = False
         # continual strategy (training/strategies): a term added to the loss; set by the window
         self.strategy: Any = None
+        self.metrics = torch.nn.ModuleDict(self.register_metrics())
+        """Evaluation metrics (torchmetrics), updated with per-image scores and labels."""
+        self.metric_results: dict[str, float] = {}
+        """The metrics' values at the end of the last evaluation."""
         # Plain data only, so checkpoints load with weights_only=True.
         self.save_hyperparameters(self._record())
+
+    # ------------------------------------------------------------------ the method
+
+    @classmethod
+    def _own_method(cls, config: ModelConfig) -> ModelConfig:
+        """The config naming this class as its method (checkpoints rebuild what trained)."""
+        if cls is DetectorModule:
+            return config
+        from aigenbench.models.methods import method_name, resolve_method
+
+        if config.method != "default" and resolve_method(config.method) is cls:
+            return config
+        return replace(config, method=method_name(cls))
+
+    @classmethod
+    def parse_options(cls, config: ModelConfig) -> Any:
+        """``model.method_args`` as this method's :attr:`Options` (ConfigError if unknown)."""
+        known = {f.name for f in dataclasses.fields(cls.Options)}
+        unknown = sorted(set(config.method_args) - known)
+        if unknown:
+            raise ConfigError(
+                f"model.method_args: {unknown} are not options of method {config.method!r}; "
+                f"its options: {sorted(known) or 'none'}"
+            )
+        try:
+            return cls.Options(**config.method_args)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"model.method_args of method {config.method!r}: {error}") from None
+
+    @classmethod
+    def build_detector(
+        cls,
+        config: ModelConfig,
+        generator_names: Sequence[str],
+        *,
+        pretrained: bool | str | None = None,
+    ) -> Detector:
+        """The network (a :class:`Detector` or subclass). Default: backbone + linear head."""
+        return build_default_detector(config, generator_names, pretrained=pretrained)
+
+    def train_augmentation(self) -> TrainAugmentation | None:
+        """Training pixels: a deterministic part and a stochastic part (None: the data config's
+        defaults). Runs in data workers: return picklable callables, not bound methods."""
+        return None
+
+    def eval_augmentation(self) -> EvalAugmentation | None:
+        """Evaluation/predict pixels after the mandatory degradations: before the crops, the
+        crops themselves (``make_eval_crops``), per crop (None: the model config's crops)."""
+        return None
+
+    def register_metrics(self) -> dict[str, Any]:
+        """Evaluation metrics: name -> torchmetrics ``Metric`` fed ``(scores, labels)`` per image
+        (fake probability, 0 real / 1 fake). Their values go to ``method_metrics.json``."""
+        return {}
+
+    def on_window_start(self) -> None:
+        """Called once before a window trains (also again when a window resumes, before the
+        checkpoint's weights replace the current ones)."""
+
+    def on_window_end(self) -> None:
+        """Called once after a window trained, before its final weights are saved."""
 
     # ------------------------------------------------------------------ freezing
 
@@ -138,7 +226,7 @@ class DetectorModule(L.LightningModule):
         freezing, at = self.config.freezing, self.config.unfreeze_at
         if freezing == "probe":
             self.detector.freeze_backbone()
-        elif freezing == "tune":
+        elif freezing in ("tune", "lora"):  # lora: only the adapters (trainable_marker) train
             self.detector.unfreeze_backbone()
         else:
             assert at is not None
@@ -209,6 +297,14 @@ class DetectorModule(L.LightningModule):
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Logits ``[N, outputs]`` (``image``: uint8 or normalised float; or ``features``)."""
+        return self.outputs(batch)["logits"]
+
+    def outputs(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The detector's ``head_outputs``: ``logits`` and whatever else its method's loss uses."""
+        return self.detector.head_outputs(self.batch_features(batch))
+
+    def batch_features(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Backbone features of a batch (computed, or cached ones the batch carries)."""
         if "features" in batch:
             if not self.detector.backbone_frozen:
                 raise ConfigError(
@@ -216,13 +312,13 @@ class DetectorModule(L.LightningModule):
                     "(tune, or staged after its switch): features are only valid for a frozen "
                     "backbone; turn the feature cache off for this window"
                 )
-            return self.detector.head_forward(batch["features"])
+            return batch["features"]
         x = batch["image"]
         if x.dtype == torch.uint8:
             x = self.detector.normalize(x)
         if self.config.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.detector(x)
+        return self.detector.features(x)
 
     def fake_scores(self, logits: torch.Tensor) -> torch.Tensor:
         """Fake probability per row: sigmoid (binary) or 1 - softmax(real) (multiclass)."""
@@ -246,12 +342,25 @@ class DetectorModule(L.LightningModule):
             return F.binary_cross_entropy_with_logits(logits[:, 0], batch["label"].float())
         return F.cross_entropy(logits, batch["generator_id"].long())
 
+    def compute_loss(
+        self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
+    ) -> LossTerms:
+        """The training loss of a batch from the detector's outputs; a method with extra terms
+        returns ``{"loss": total, "<term>": value, ...}`` (each term is logged)."""
+        return self.training_loss(outputs["logits"], batch)
+
     # ------------------------------------------------------------------ steps
 
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        logits = self(batch)
-        loss = self.training_loss(logits, batch)
+        outputs = self.outputs(batch)
+        logits = outputs["logits"]
+        terms = self.compute_loss(outputs, batch)
+        loss = terms if isinstance(terms, torch.Tensor) else terms["loss"]
         size = len(logits)
+        if not isinstance(terms, torch.Tensor):
+            for name, value in terms.items():
+                if name != "loss":
+                    self.log(f"train/{name}", value, on_step=True, on_epoch=True, batch_size=size)
         # continual strategy hook: replay needs none, LwF / EWC add their term here
         if self.strategy is not None and self.strategy.has_penalty:
             penalty = self.strategy.penalty(self, batch, logits)
@@ -322,19 +431,48 @@ class DetectorModule(L.LightningModule):
                 self.log(f"{stage}/loss", loss.mean(), on_epoch=True, batch_size=n, sync_dist=True)
         if self.config.task == "multiclass":
             rows["logits"] = self._masked(logits)
-        rows["image_score"] = fuse_crops(scores, crop_to_image, self._fusion)
+        rows["image_score"] = self.scores_fusion(scores, crop_to_image)
         rows["image_valid"] = _all_per_image(rows["valid"], crop_to_image)
         for key in ("id", "label", "generator_id"):
             if key in rows:
                 rows[f"image_{key}"] = rows[key][first]
+        if self.metrics and "image_label" in rows and stage != "predict":
+            keep = rows["image_valid"]
+            for metric in self._metric_objects():
+                metric.update(rows["image_score"][keep].float(), rows["image_label"][keep])
         self._images_seen += len(first)
         rows = {k: v.detach().cpu() for k, v in rows.items()}
         self.eval_outputs.append(rows)
         return rows
 
+    def scores_fusion(self, scores: torch.Tensor, crop_to_image: torch.Tensor) -> torch.Tensor:
+        """Per-image scores from the crop scores of a batch (default: ``model.fusion``)."""
+        return fuse_crops(scores, crop_to_image, self._fusion)
+
     def _reset_eval(self) -> None:
         self.eval_outputs = []
         self._images_seen = 0
+        for metric in self._metric_objects():
+            metric.reset()
+
+    def _metric_objects(self) -> list[Any]:
+        return list(self.metrics.values())
+
+    def _compute_metrics(self, stage: str) -> None:
+        if not self.metrics:
+            return
+        self.metric_results = {
+            name: float(metric.compute())
+            for name, metric in zip(self.metrics, self._metric_objects(), strict=True)
+        }
+        for name, value in self.metric_results.items():
+            self.log(f"{stage}/{name}", value, sync_dist=False)
+
+    def on_validation_epoch_end(self) -> None:
+        self._compute_metrics("validate")
+
+    def on_test_epoch_end(self) -> None:
+        self._compute_metrics("test")
 
     def on_validation_epoch_start(self) -> None:
         self._reset_eval()
@@ -347,7 +485,8 @@ class DetectorModule(L.LightningModule):
 
     # ------------------------------------------------------------------ optimisation
 
-    def configure_optimizers(self) -> dict[str, Any]:
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """The optimiser's parameter groups (``lr_scale``: a fraction of the configured lr)."""
         groups: list[dict[str, Any]] = [{"params": self.detector.head_parameters(), "name": "head"}]
         if self.config.freezing != "probe":
             groups.append(
@@ -357,7 +496,10 @@ class DetectorModule(L.LightningModule):
                     "name": "backbone",
                 }
             )
-        optimizer = build_optimizer(self.config.optimizer, groups)
+        return groups
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = build_optimizer(self.config.optimizer, self.parameter_groups())
         total = self.trainer.estimated_stepping_batches
         if not math.isfinite(float(total)):
             raise ConfigError(

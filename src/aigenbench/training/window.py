@@ -16,6 +16,7 @@ import torch
 from aigenbench.config import trainer_passthrough
 from aigenbench.evaluation.experiment import headline_text, window_headline, write_window_metrics
 from aigenbench.evaluation.predictions import predictions_file_name, save_predictions
+from aigenbench.files import write_text_atomic
 from aigenbench.protocol import REAL_GENERATOR
 from aigenbench.training.cached_data import CachedFeatures, FeatureDataModule
 from aigenbench.training.collect import collect_predictions
@@ -111,21 +112,35 @@ class WindowJob:
     # --------------------------------------------------------------------------------- data
 
     def datamodule(
-        self, stage: str = "validate", train_ids: list[int] | None = None
+        self,
+        module: DetectorModule,
+        stage: str = "validate",
+        train_ids: list[int] | None = None,
     ) -> WindowDataModule:
-        from aigenbench.data.datamodule import WindowDataModule
+        """The window's data, with the pixel augmentations of ``module``'s method."""
+        from aigenbench.data.datamodule import (
+            WindowDataModule,
+            make_eval_pipeline,
+            make_train_pipeline,
+        )
 
-        model = self.config.model
+        model, data = self.config.model, self.config.data
         return WindowDataModule(
             self.runner.source,
             self.plan,
             self.window,
-            self.config.data,
+            data,
             input_size=model.input_size,
             train_crop=model.train_crop,
             eval_crop=model.eval_crop,
             stage=stage,
             train_ids=train_ids,
+            train_pipeline=make_train_pipeline(
+                data, model.input_size, model.train_crop, module.train_augmentation()
+            ),
+            eval_pipeline=make_eval_pipeline(
+                data, model.input_size, model.eval_crop, module.eval_augmentation()
+            ),
         )
 
     def membership(self, strategy: Strategy | None = None) -> dict[str, Any]:
@@ -317,18 +332,24 @@ class WindowJob:
         )
         if self.runner.rank_zero:
             self.dir.write_membership(window, self.membership(strategy))
-        datamodule = self.datamodule(train_ids=strategy.training_ids())
         steps = epochs = 0
         if trained:
             module = self.module(self._load_final(window))
+            datamodule = self.datamodule(module, train_ids=strategy.training_ids())
             steps, epochs = self._final_progress()
         else:
             module = self.module(start)
             module.strategy = strategy
+            datamodule = self.datamodule(module, train_ids=strategy.training_ids())
             steps, epochs = self._fit(module, datamodule)
         self._finish_strategy(strategy, module, datamodule)
         self._final = module.detector
         predictions_path = self._score(module, datamodule, "validate")
+        if self.runner.rank_zero and module.metric_results:
+            write_text_atomic(
+                self.dir.window_dir(window) / "method_metrics.json",
+                json.dumps(module.metric_results, indent=2) + "\n",
+            )
         headline: dict[str, float | None] = {}
         if self.runner.rank_zero and predictions_path is not None:
             metrics = write_window_metrics(self.dir.window_dir(window), window, "validate")
@@ -373,6 +394,7 @@ class WindowJob:
         # Weights loaded from a checkpoint come in eval mode; training starts in train mode (a
         # frozen backbone keeps itself in eval mode).
         module.train()
+        module.on_window_start()
         trainer = self.fit_trainer()
         data: L.LightningDataModule = datamodule
         cache = self._cache(module, trainer, training=True)
@@ -385,6 +407,7 @@ class WindowJob:
             ckpt_path=str(resume) if resume is not None else None,
             weights_only=True,
         )
+        module.on_window_end()
         # weights only: the next window starts from these with a fresh optimiser and schedule
         trainer.save_checkpoint(self.dir.final_checkpoint(self.window), weights_only=True)
         return int(trainer.global_step), int(trainer.current_epoch)
@@ -440,7 +463,7 @@ class WindowJob:
     def score(self, stage: str) -> Path:
         """Score this (finished) window's final weights on ``stage``."""
         module = self.module(self._load_final(self.window))
-        path = self._score(module, self.datamodule(stage), stage)
+        path = self._score(module, self.datamodule(module, stage), stage)
         if self.runner.rank_zero and path is not None:
             write_window_metrics(self.dir.window_dir(self.window), self.window, stage)
         return path or self.dir.window_dir(self.window) / predictions_file_name(stage)
