@@ -119,10 +119,20 @@ class RandomStateCheckpoint(L.Callback):
             state["cuda"] = torch.cuda.get_rng_state()
         checkpoint[self.key] = state
 
+    def __init__(self) -> None:
+        self._pending: dict | None = None
+
     def on_load_checkpoint(
         self, trainer: L.Trainer, module: L.LightningModule, checkpoint: dict
     ) -> None:
-        state = checkpoint.get(self.key)
+        # Applied at the first batch, not now: creating the DataLoader's iterator after the
+        # restore draws from torch's generator, which the uninterrupted run did before.
+        self._pending = checkpoint.get(self.key) or None
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, module: L.LightningModule, batch: object, batch_idx: int
+    ) -> None:
+        state, self._pending = self._pending, None
         if not state:
             return
         torch.set_rng_state(state["cpu"])

@@ -138,12 +138,18 @@ class DetectorModule(L.LightningModule):
     @classmethod
     def _own_method(cls, config: ModelConfig) -> ModelConfig:
         """The config naming this class as its method (checkpoints rebuild what trained)."""
-        if cls is DetectorModule:
-            return config
         from aigenbench.models.methods import method_name, resolve_method
 
-        if config.method != "default" and resolve_method(config.method) is cls:
+        if config.method == "default":
+            return config if cls is DetectorModule else replace(config, method=method_name(cls))
+        named = resolve_method(config.method)
+        if named is cls:
             return config
+        if cls is DetectorModule:
+            raise ConfigError(
+                f"model.method is {config.method!r}: build its class, "
+                f"resolve_method({config.method!r})(config, ...), not DetectorModule"
+            )
         return replace(config, method=method_name(cls))
 
     @classmethod

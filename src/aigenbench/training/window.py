@@ -94,12 +94,12 @@ class WindowJob:
         return [i for i, name in enumerate(self.plan.generator_names) if name in names]
 
     def module(self, detector: Detector | None) -> DetectorModule:
-        from aigenbench.training.module import DetectorModule
+        from aigenbench.models.methods import resolve_method
 
         if detector is None:
             L.seed_everything(self.config.experiment.seed + self.window, verbose=False)
         steps, epochs = self._offsets()
-        return DetectorModule(
+        return resolve_method(self.config.model.method)(
             self.config.model,
             self.plan.generator_names,
             window=self.window,
