@@ -49,12 +49,19 @@ def register_method(
                 "aigenbench.models.methods.Method"
             )
         known = _METHODS.get(name)
-        if known is not None and known is not method and not overwrite:
+        same = known is method or _path(known) == _path(method)  # a module imported again
+        if known is not None and not same and not overwrite:
             raise ConfigError(f"method {name!r} is already registered; pass overwrite=True")
         _METHODS[name] = method
         return method
 
     return add if cls is None else add(cls)
+
+
+def _path(entry: object) -> str:
+    if isinstance(entry, str):
+        return entry
+    return f"{getattr(entry, '__module__', '')}.{getattr(entry, '__qualname__', '')}"
 
 
 def unregister_method(name: str) -> None:
