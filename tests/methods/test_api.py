@@ -166,6 +166,7 @@ def test_loss_terms_strategy_penalty_fusion_and_metrics_hooks():
     @dataclass
     class Strategy:
         calls: int = 0
+        has_penalty: bool = True
 
         def penalty(self, module, batch, logits):
             self.calls += 1

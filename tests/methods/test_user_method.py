@@ -67,7 +67,7 @@ def test_the_docs_worked_example_trains_with_its_loss_and_metric(
     # predict rebuilds the user's network from the checkpoint (the module imported again)
     image = tmp_path / "image.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 40, 3), np.uint8)).save(image)
-    result = run_cli("predict", run, image, "--import", "my_method", "--no-progress")
+    result = run_cli("predict", run, image, "--import", "my_method", "--no_progress")
     assert result.exit_code == 0, result.err
     assert 0.0 <= float(result.out.strip().splitlines()[-1].split(",")[1]) <= 1.0
 

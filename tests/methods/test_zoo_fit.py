@@ -69,7 +69,7 @@ def test_zoo_method_trains_two_windows_and_predict_loads_it(
         assert has_lora(load_detector(checkpoint).detector)
         assert not has_lora(load_detector(checkpoint, merge_adapters=True).detector)
     capsys.readouterr()
-    assert main(["predict", str(run), *map(str, images), "--no-progress"]) == 0
+    assert main(["predict", str(run), *map(str, images), "--no_progress"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     got = [float(row["score"]) for row in rows]
     assert got == pytest.approx(expected_scores(checkpoint, images), abs=1e-5)
