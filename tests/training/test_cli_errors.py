@@ -147,3 +147,18 @@ def test_shipped_configs_all_parse(tiny_benchmark):
             argv = ["--config", name, "--model.backbone", "small:cnn"]
         config = parse_config([*argv, "--dataset", str(tiny_benchmark)])
         assert config.data.source == str(tiny_benchmark), name
+
+
+def test_unfreezing_after_the_last_window_is_an_error(
+    run_cli, tiny_benchmark, tiny_config, tmp_path
+):
+    result = run_cli(
+        *fit_args(tiny_config, tiny_benchmark, tmp_path, "x"),
+        "--model.freezing",
+        "staged",
+        "--model.unfreeze_at",
+        "{window: 20}",
+    )
+    assert result.exit_code == 2
+    assert "{window: 20}" in result.err and "2 window(s) (0..1)" in result.err
+    assert not (tmp_path / "x").exists()

@@ -24,7 +24,7 @@ def test_demo_runs_the_whole_protocol_and_writes_the_report(run_cli, tmp_path):
         "0",
     )
     assert result.exit_code == 0, result.err
-    assert "AUROC averaged over time: Next" in result.out
+    assert "AUROC (%) averaged over time: Next" in result.out
     run_dir = tmp_path / "runs" / "demo"
     assert (run_dir / "report.html").is_file()
     summary = json.loads((run_dir / "summary.json").read_text())

@@ -39,7 +39,8 @@ Metrics of an experiment's predictions: after each training step k, AUROC and fr
   whole    windows 0..k+1
   all      every window
 each with the fakes of those windows' generators and the reals paired with them.
-RUN_DIR is runs/<experiment-id> or an official experiment folder (window_<k>/ inside)."""
+RUN_DIR is runs/<experiment-id> or an official experiment folder (window_<k>/ inside).
+Tables show percentages (92.41); --json and --csv give fractions (0.9241)."""
 
 COLUMN_TITLES = {
     "auroc": "AUROC",
@@ -272,7 +273,7 @@ def print_tables(
         + with_interval(headline[name]["auroc"], _subset_bounds(evaluation, None, name, "auroc"))
         for name in ("next", "past", "growing", "whole")
     ]
-    console.print(f"[bold]AUROC averaged over time: {', '.join(parts)}[/bold]")
+    console.print(f"[bold]AUROC (%) averaged over time: {', '.join(parts)}[/bold]")
     if evaluation.intervals is not None:
         console.print(interval_note(evaluation.intervals), markup=False)
     for note in evaluation.notes:

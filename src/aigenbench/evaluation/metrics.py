@@ -376,6 +376,8 @@ def summarise(
             f"official rule: 'next' at the last step ({last}) is computed on window {last} "
             "itself, and the Next average includes it"
         )
+    elif last == 0:
+        notes.append("one training step, no future window: 'next' is not defined")
     else:
         notes.append(
             f"'next' at the last step ({last}) has no future window: not defined; the Next "

@@ -70,6 +70,19 @@ def import_modules(modules: list[str]) -> None:
             raise ConfigError(f"cannot import {module!r} ({error}); is it on PYTHONPATH?") from None
 
 
+def check_unfreeze_window(model: Any, n_windows: int) -> None:
+    """``unfreeze_at: {window: k}`` must name a window this protocol has (else: a silent probe)."""
+    unfreeze_at = getattr(model, "unfreeze_at", None)
+    if getattr(model, "freezing", None) != "staged" or unfreeze_at is None:
+        return
+    if unfreeze_at.unit == "window" and unfreeze_at.value >= n_windows:
+        raise ConfigError(
+            f"model.unfreeze_at is {{window: {unfreeze_at.value}}} but this protocol has "
+            f"{n_windows} window(s) (0..{n_windows - 1}): the backbone would never train; "
+            f"pick a window from 1 to {n_windows - 1}, or use model.freezing: probe"
+        )
+
+
 def check_loggers(loggers: list[str]) -> None:
     if "wandb" in loggers:
         try:
@@ -107,6 +120,7 @@ class ExperimentRunner:
         )
         if config.experiment.window is not None:
             self.plan.check_window(config.experiment.window)
+        check_unfreeze_window(config.model, self.plan.n_windows)
 
     # ------------------------------------------------------------------------------ set-up
 
@@ -167,7 +181,7 @@ class ExperimentRunner:
                 f"{time.perf_counter() - started:.1f} s -> {self.dir.root}"
             )
             if headline:
-                self.say(f"AUROC averaged over time: {headline_text(headline)}")
+                self.say(f"AUROC (%) averaged over time: {headline_text(headline)}")
             return results
 
     def _windows_to_run(self) -> list[int]:
@@ -275,5 +289,7 @@ def quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    # A window shorter than log_every_n_steps still logs its epoch-level curves: not a problem.
+    warnings.filterwarnings("ignore", message=r".*smaller than the logging interval.*")
     # The DataModule restores the position in the epoch itself (its state is in the checkpoint).
     warnings.filterwarnings("ignore", message=r".*your dataloader is not resumable.*")

@@ -37,6 +37,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger("aigenbench")
 
 
+def copies_text(factor: int) -> str:
+    """`` x 4 augmented copies`` (nothing for one copy: each image is seen once)."""
+    return f" x {factor} augmented copies" if factor > 1 else ""
+
+
 class WindowJob:
     """Trains, scores and records window ``window`` of ``runner``'s experiment."""
 
@@ -328,7 +333,8 @@ class WindowJob:
             f"\nwindow {window}/{self.plan.n_windows - 1}: {', '.join(generators)} | "
             f"{n_train} training images"
             + (f" ({earlier} of earlier windows, strategy {strategy.name})" if earlier else "")
-            + f" x {self.config.data.augmentation_factor} copies, {n_eval} evaluation images"
+            + copies_text(self.config.data.augmentation_factor)
+            + f", {n_eval} evaluation images"
         )
         if self.runner.rank_zero:
             self.dir.write_membership(window, self.membership(strategy))
@@ -368,7 +374,7 @@ class WindowJob:
                 },
             )
             self.dir.last_checkpoint(window).unlink(missing_ok=True)
-            self.runner.say(f"window {window}: AUROC {headline_text(headline)}")
+            self.runner.say(f"window {window}: AUROC (%) {headline_text(headline)}")
             if strategy.plugins:
                 costs = strategy.costs
                 self.runner.say(
