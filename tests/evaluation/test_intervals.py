@@ -79,10 +79,13 @@ def test_bootstrap_coverage_on_binormal_scores():
     assert 0.93 <= coverage <= 0.97, coverage
 
 
-def test_each_bootstrap_resample_equals_the_metrics_of_the_materialised_resample():
+@pytest.mark.parametrize("ties", [True, False])
+def test_each_bootstrap_resample_equals_the_metrics_of_the_materialised_resample(ties):
     rng = np.random.default_rng(0)
     n = 40
-    scores = np.round(rng.random(2 * n), 1).astype(np.float32)  # many ties
+    scores = rng.random(2 * n).astype(np.float32)
+    if ties:
+        scores = np.round(scores, 1)  # many ties, between and within classes
     fake = np.arange(2 * n) < n
     selected = SortedScores.from_unsorted(scores, fake)
     order = np.argsort(-scores, kind="stable")

@@ -287,98 +287,134 @@ def bootstrap_subset(
     if not fake.any() or fake.all():
         return out
     last_of_run = np.flatnonzero(np.append(scores[1:] != scores[:-1], True))
+    run_index = np.cumsum(np.concatenate(([0], scores[1:] != scores[:-1])))
+    run_end = last_of_run[run_index]  # the last position of each image's run
+    run_start = np.concatenate(([0], last_of_run[:-1] + 1))[run_index]  # its first position
+    tied = np.flatnonzero(run_end > run_start)
     above = int(np.count_nonzero(scores > np.asarray(threshold, dtype=scores.dtype)))
     thresholds = BEST_F1_THRESHOLDS.astype(np.float32).astype(scores.dtype)
     at_least = np.searchsorted(-scores, -thresholds, side="right")  # images >= each threshold
+    distinct, first_threshold = np.unique(at_least, return_index=True)
     squared_error = (scores.astype(np.float64) - fake) ** 2
     fake_weight = fake.astype(np.float32)
     chunk = _chunk_size(len(scores), resamples)
     for start in range(0, resamples, chunk):
         stop = min(start + chunk, resamples)
         weights = counts[start:stop][:, units].astype(np.float32)
+        fake_weights = weights * fake_weight
         # float32 sums of whole counts are exact up to 2**24 images.
-        cum_fake = np.cumsum(weights * fake_weight, axis=1)
-        cum_real = np.cumsum(weights * (1 - fake_weight), axis=1)
-        values = _curve_metrics(
-            cum_fake, cum_real, last_of_run, above, at_least, thresholds.astype(float)
-        )
+        cum_fake = np.cumsum(fake_weights, axis=1)
+        cum_all = np.cumsum(weights, axis=1)
+        n_fake = cum_fake[:, -1].astype(np.float64)
+        n_real = cum_all[:, -1].astype(np.float64) - n_fake
+        # Each real counts the fakes above it, each fake adds the precision at its position;
+        # inside a run of tied scores, a real counts half the tied fakes and a fake takes the
+        # precision at the run's end (as the exact metrics): corrected on those images only.
+        real_weights = weights - fake_weights
+        area = np.einsum("ij,ij->i", real_weights, cum_fake, dtype=np.float64)
+        precision = np.divide(cum_fake, np.maximum(cum_all, 1), dtype=np.float64)
+        precision_sum = np.einsum("ij,ij->i", fake_weights, precision, dtype=np.float64)
+        if len(tied):
+            before = _column(cum_fake, run_start[tied])
+            tied_fakes = cum_fake[:, run_end[tied]].astype(np.float64)
+            area += np.einsum(
+                "ij,ij->i", real_weights[:, tied], 0.5 * (before + tied_fakes) - cum_fake[:, tied]
+            )
+            end_precision = precision[:, run_end[tied]]
+            precision_sum += np.einsum(
+                "ij,ij->i", fake_weights[:, tied], end_precision - precision[:, tied]
+            )
+        auroc = area / (n_fake * n_real)
+        ap = precision_sum / n_fake
+        values = {"auroc": auroc, "ap": ap}
+        values.update(_point_metrics(cum_fake, cum_all, last_of_run, n_fake, n_real, above))
+        tp_at = _column(cum_fake, distinct)
+        fp_at = _column(cum_all, distinct) - tp_at
+        f1_at = 2 * tp_at / (tp_at + fp_at + n_fake[:, None])
+        best = f1_at == f1_at.max(axis=1, keepdims=True)
+        chosen = np.where(best, first_threshold, len(thresholds)).min(axis=1)
+        values["best_f1_threshold"] = thresholds.astype(np.float64)[chosen]
         values["brier"] = (weights @ squared_error) / weights.sum(axis=1)
         for key, value in values.items():
             out[key][start:stop] = value
     return out
 
 
-def _at(cumulative: np.ndarray, count: int | np.ndarray) -> np.ndarray:
-    """The cumulative weight of the first ``count`` images (0 for none)."""
-    padded = np.concatenate((np.zeros((len(cumulative), 1), cumulative.dtype), cumulative), axis=1)
-    return padded[:, count].astype(np.float64)
+def _column(cumulative: np.ndarray, count: int | np.ndarray) -> np.ndarray:
+    """The cumulative weight of the first ``count`` images of each row (0 for none)."""
+    index = np.asarray(count)
+    taken = cumulative[:, np.maximum(index - 1, 0)].astype(np.float64)
+    return np.where(index > 0, taken, 0.0)
 
 
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
+def _per_row(cumulative: np.ndarray, rows: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``cumulative`` after the first ``count[r]`` entries of row r (0 for none)."""
+    taken = cumulative[rows, np.maximum(count - 1, 0)].astype(np.float64)
+    return np.where(count > 0, taken, 0.0)
 
 
-def _curve_metrics(
+def _first_true(length: int, rows: int, test) -> np.ndarray:
+    """Per row, the first index in 0..length where the monotone ``test(index)`` holds
+    (``length`` when it never does): a vectorised binary search."""
+    low = np.zeros(rows, dtype=np.int64)
+    high = np.full(rows, length, dtype=np.int64)
+    while np.any(low < high):
+        middle = (low + high) // 2
+        holds = test(np.minimum(middle, length - 1)) & (middle < length)
+        high = np.where(holds, middle, high)
+        low = np.where(holds, low, middle + 1)
+    return low
+
+
+def _point_metrics(
     cum_fake: np.ndarray,
-    cum_real: np.ndarray,
+    cum_all: np.ndarray,
     last_of_run: np.ndarray,
+    n_fake: np.ndarray,
+    n_real: np.ndarray,
     above: int,
-    at_least: np.ndarray,
-    thresholds: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    tps = cum_fake[:, last_of_run].astype(np.float64)
-    fps = cum_real[:, last_of_run].astype(np.float64)
-    n_fake, n_real = tps[:, -1], fps[:, -1]
-    previous_tps = np.concatenate((np.zeros((len(tps), 1)), tps[:, :-1]), axis=1)
-    step_fps = np.diff(fps, axis=1, prepend=0.0)
-    auroc = np.sum(step_fps * (tps + previous_tps), axis=1) / (2 * n_fake * n_real)
-    precision_curve = _ratio(tps, tps + fps)
-    ap = np.sum((tps - previous_tps) * precision_curve, axis=1) / n_fake
-
-    tp = _at(cum_fake, above)
-    fp = _at(cum_real, above)
-    tn, total = n_real - fp, n_fake + n_real
+    """The metrics read at a few points of the curve: at the threshold, the EER, TPR at FPR."""
+    rows = np.arange(len(cum_fake))
+    tp = _column(cum_fake, above)
+    fp = _column(cum_all, above) - tp
+    tn = n_real - fp
     recall, tnr = tp / n_fake, tn / n_real
-
-    fpr = np.concatenate((np.zeros((len(fps), 1)), fps / n_real[:, None]), axis=1)
-    fnr = np.concatenate((np.ones((len(tps), 1)), 1.0 - tps / n_fake[:, None]), axis=1)
-    gap = fnr - fpr
-    rows = np.arange(len(gap))
-    crossing = np.argmax(gap <= 0, axis=1)
-    before = np.maximum(crossing - 1, 0)
-    drop = gap[rows, before] - gap[rows, crossing]
-    fraction = np.divide(gap[rows, before], drop, out=np.zeros(len(gap)), where=drop > 0)
-    eer = np.where(
-        gap[rows, crossing] == 0,
-        fpr[rows, crossing],
-        fpr[rows, before] + fraction * (fpr[rows, crossing] - fpr[rows, before]),
-    )
-
-    # F1 only changes where the number of images >= the threshold does: evaluate it once per
-    # distinct count and keep, among the best, the lowest threshold (as the official argmax).
-    distinct, first_threshold = np.unique(at_least, return_index=True)
-    tp_at = _at(cum_fake, distinct)
-    fp_at = _at(cum_real, distinct)
-    f1_at = _ratio(2 * tp_at, tp_at + fp_at + n_fake[:, None])
-    best = f1_at == f1_at.max(axis=1, keepdims=True)
-    best_threshold = np.where(best, first_threshold, len(thresholds)).min(axis=1)
     values = {
-        "auroc": auroc,
-        "ap": ap,
-        "accuracy": (tp + tn) / total,
+        "accuracy": (tp + tn) / (n_fake + n_real),
         "balanced_accuracy": (recall + tnr) / 2,
-        "precision": _ratio(tp, tp + fp),
+        "precision": np.divide(tp, tp + fp, out=np.zeros_like(tp), where=tp + fp > 0),
         "recall": recall,
-        "f1": _ratio(2 * tp, n_fake + tp + fp),
+        "f1": 2 * tp / (n_fake + tp + fp),
         "tnr": tnr,
-        "eer": eer,
-        "best_f1_threshold": thresholds[best_threshold],
     }
+
+    def point(run: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(TPR, FPR) after ``run`` runs of the curve (0: the origin)."""
+        index = last_of_run[np.maximum(run - 1, 0)]
+        tps = np.where(run > 0, cum_fake[rows, index], 0.0)
+        fps = np.where(run > 0, cum_all[rows, index], 0.0) - tps
+        return tps / n_fake, fps / n_real
+
+    n_runs = len(last_of_run)
+    # EER: the FNR - FPR gap falls from 1 to -1 along the curve; interpolate where it crosses 0.
+    crossing = _first_true(
+        n_runs + 1, len(rows), lambda k: np.subtract(1.0, point(k)[0]) - point(k)[1] <= 0
+    )
+    tpr_c, fpr_c = point(crossing)
+    tpr_b, fpr_b = point(np.maximum(crossing - 1, 0))
+    gap_c, gap_b = (1 - tpr_c) - fpr_c, (1 - tpr_b) - fpr_b
+    drop = gap_b - gap_c
+    fraction = np.divide(gap_b, drop, out=np.zeros_like(drop), where=drop > 0)
+    values["eer"] = np.where(gap_c == 0, fpr_c, fpr_b + fraction * (fpr_c - fpr_b))
     for target in FPR_TARGETS:
         # The most fakes caught with at most `target` of the reals called fake.
-        allowed = np.sum(fps <= target * n_real[:, None] + 1e-9, axis=1)
-        padded = np.concatenate((np.zeros((len(tps), 1)), tps), axis=1)
-        values[fpr_key(target)] = padded[rows, allowed] / n_fake
+        allowed = _first_true(
+            n_runs + 1,
+            len(rows),
+            lambda k, t=target: point(k)[1] > t + 1e-9 / np.maximum(n_real, 1),
+        )
+        values[fpr_key(target)] = point(np.maximum(allowed - 1, 0))[0]
     return values
 
 
@@ -568,7 +604,16 @@ def bootstrap_run_intervals(
     windows: dict[int, WindowIntervals] = {}
     resampled: dict[str, dict[int, dict[str, np.ndarray]]] = {name: {} for name in names}
 
+    cache: dict[tuple[int, ...], dict[str, np.ndarray]] = {}
+
     def run(selector: SubsetSelector, unit_of_sorted: np.ndarray, ids: list[int]):
+        # The same generators in one file (Next = the matrix cell of window k+1): once.
+        key = tuple(sorted(ids))
+        if key not in cache:
+            cache[key] = compute(selector, unit_of_sorted, ids)
+        return cache[key]
+
+    def compute(selector: SubsetSelector, unit_of_sorted: np.ndarray, ids: list[int]):
         chosen = selector.mask(ids)
         selected = SortedScores(selector.scores[chosen], selector.fake[chosen])
         return bootstrap_subset(selected, unit_of_sorted[chosen], counts, threshold)
@@ -576,6 +621,7 @@ def bootstrap_run_intervals(
     for step, images in sorted(images_per_step.items()):
         selector = SubsetSelector(images, use_pairing)
         unit_of_sorted = units.unit_of_image[units.image_index(images)][selector.order]
+        cache.clear()
         generator_subsets, generators, window_ids = _generator_subsets(
             images, step, official_last_next
         )
