@@ -75,6 +75,10 @@ def test_evaluate_json_has_intervals_calibration_and_threshold_transfer(run_cli,
     assert low <= data["average"]["next"]["auroc"] <= high
     assert set(intervals["per_window"][0]["next"]) >= {"auroc", "ap", "f1", "tpr_at_fpr_5"}
     assert intervals["per_window"][0]["past"]["auroc"] is None
+    # A mean over steps of a threshold or of image counts means nothing: not averaged.
+    average = data["average"]["next"]
+    assert average["best_f1_threshold"] is None and average["n_real"] is None
+    assert average["auroc"] is not None
     assert data["per_window"][0]["calibration"]["next"]["tpr_at_fpr_5"] is not None
     rules = {(t["step"], t["rule"]) for t in data["threshold_transfer"]}
     assert rules == {(0, "best_f1"), (0, "fpr"), (1, "best_f1"), (1, "fpr")}

@@ -20,7 +20,12 @@ from tests.evaluation.conftest import write_our_run
 @pytest.fixture
 def three_runs(tmp_path):
     runs = {}
-    for name, score_seed, sharpen in (("plain", 0, 0.0), ("other", 1, 0.0), ("sharp", 0, 0.3)):
+    for name, score_seed, sharpen in (
+        ("plain", 0, 0.0),
+        ("other", 1, 0.0),
+        ("sharp", 0, 0.3),
+        ("nudged", 0, 0.04),
+    ):
         runs[name] = tmp_path / name
         write_our_run(runs[name], per_generator=30, score_seed=score_seed, sharpen=sharpen)
     return runs
@@ -40,7 +45,7 @@ def test_leaderboard_ranks_and_tests_pairs(run_cli, three_runs, tmp_path):
         assert low <= run["next_auroc"]["value"] <= high
         assert run["next_ap"]["interval"] is not None
     pairs = {(p["first"], p["second"], p["metric"]): p for p in data["pairs"]}
-    assert len(pairs) == 3 * 4
+    assert len(pairs) == 6 * 4
     sharp_vs_plain = pairs[("sharp", "plain", "next_auroc")]
     assert sharp_vs_plain["test"] == "DeLong" and sharp_vs_plain["difference"] > 0
     assert sharp_vs_plain["p"] < 0.01 and sharp_vs_plain["significant"]
@@ -49,16 +54,18 @@ def test_leaderboard_ranks_and_tests_pairs(run_cli, three_runs, tmp_path):
 
 
 def test_paired_delong_matches_a_direct_covariance_computation(three_runs):
+    # "nudged" is "plain" with every score pushed a little towards its class: strongly
+    # correlated, so the paired variance is far below the sum of the two variances.
     comparison = compare_runs(
-        [three_runs["plain"], three_runs["other"]],
+        [three_runs["plain"], three_runs["nudged"]],
         intervals=IntervalOptions("bootstrap", resamples=50),
     )
     # Next at step 0 and 1 are disjoint windows; recompute Var(A - B) per step from the
     # components' covariances (DeLong 1988) and combine the two steps' differences.
-    variance, deltas = 0.0, []
+    variance, unpaired, deltas = 0.0, 0.0, []
     for step in (0, 1):
         parts = []
-        for name in ("plain", "other"):
+        for name in ("plain", "nudged"):
             images = ScoredImages.from_predictions(
                 load_predictions(three_runs[name] / f"window_{step}" / "predictions_validate.npz")
             )
@@ -71,6 +78,8 @@ def test_paired_delong_matches_a_direct_covariance_computation(three_runs):
             parts.append((c.auroc, c.v10[order_f], c.v01[order_r]))
         (a, fa, ra), (b, fb, rb) = parts
         deltas.append(a - b)
+        unpaired += (np.var(fa, ddof=1) + np.var(fb, ddof=1)) / len(fa) / 4
+        unpaired += (np.var(ra, ddof=1) + np.var(rb, ddof=1)) / len(ra) / 4
         s10 = np.cov(fa, fb)  # 2x2, ddof=1
         s01 = np.cov(ra, rb)
         variance += (
@@ -82,6 +91,7 @@ def test_paired_delong_matches_a_direct_covariance_computation(three_runs):
     assert pair.difference == pytest.approx(sign * np.mean(deltas), abs=1e-12)
     half = (pair.bounds[1] - pair.bounds[0]) / 2
     assert half == pytest.approx(1.959964 * np.sqrt(variance), rel=0.02)
+    assert variance < unpaired / 4  # the pairing matters here
 
 
 def test_refuses_runs_on_other_images(run_cli, tmp_path):

@@ -111,9 +111,13 @@ def test_units_pair_each_fake_with_a_real_of_its_generator():
     assert units.paired and units.n_units == 12
     counts = units.counts(50, seed=1)
     assert (counts.reshape(50, 3, 4).sum(axis=2) == 4).all()  # every stratum keeps its size
-    unit_of = units.unit_of_image
+    unit_of = units.unit_of_image  # canonical (sorted-ID) order; here IDs are positions
     fake = images.generator_ids != 0
     assert sorted(unit_of[fake]) == sorted(unit_of[~fake]) == list(range(12))
+    # A unit holds one fake and a real paired with that fake's generator.
+    generator_of_unit = dict(zip(unit_of[fake], images.generator_ids[fake], strict=True))
+    pairing_of_unit = dict(zip(unit_of[~fake], images.pairing[~fake], strict=True))
+    assert generator_of_unit == pairing_of_unit
     # Reproducible and keyed by (seed, stratum), not by position.
     assert np.array_equal(counts, units.counts(50, seed=1))
     assert not np.array_equal(counts, units.counts(50, seed=2))
