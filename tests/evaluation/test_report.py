@@ -181,10 +181,11 @@ def test_data_summary_is_a_table_not_json(run_cli, our_run):
 def test_report_compares_with_other_runs(run_cli, our_run, tmp_path):
     other = tmp_path / "other"
     write_our_run(other, score_seed=1)
-    result = run_cli("report", our_run, "--compare", other)
+    result = run_cli("report", our_run, "--compare", other, "--resamples", "50")
     assert result.exit_code == 0, result.err
     comparison = _section((our_run / "report.html").read_text(encoding="utf-8"), "comparison")
     assert "Paired tests" in comparison and "other" in comparison and "exp1" in comparison
+    assert "50 resamples" in comparison
 
 
 def test_auroc_legend_covers_no_data(our_run):

@@ -628,7 +628,12 @@ def write_report(
     if compare_with:
         from aigenbench.evaluation.compare import compare_runs
 
-        comparison = compare_runs([run_dir, *compare_with], stage, options)
+        comparison = compare_runs(
+            [run_dir, *compare_with],
+            stage,
+            options,
+            IntervalOptions("bootstrap", intervals.confidence, intervals.resamples, intervals.seed),
+        )
     html_path = Path(output) if output is not None else run_dir / "report.html"
     plots_dir = html_path.parent / "plots"
 
