@@ -104,7 +104,7 @@ class DelongComponents:
 
 
 def _component_variance(values: np.ndarray) -> float:
-    return float(np.var(values, ddof=0)) if len(values) > 1 else 0.0
+    return float(np.var(values, ddof=1)) if len(values) > 1 else 0.0
 
 
 def delong_components(sorted_scores: SortedScores) -> DelongComponents | None:
