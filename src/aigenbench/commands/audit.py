@@ -90,13 +90,13 @@ def main(argv: list[str], command: str = "audit") -> int:
         style="bold",
     )
     console.print(table)
-    title = "Each trait alone on the evaluation set (50: no information; far from 50: separates)"
-    traits = Table(title=title, title_justify="left", min_width=len(title) + 2)
+    traits = Table(title="Each trait alone: AUROC (%)", title_justify="left")
     traits.add_column("trait")
     traits.add_column("AUROC (%)", justify="right")
     for name, value in document["trait_auroc"].items():
         traits.add_row(name, _percent(value))
     console.print(traits)
+    console.print("(50: no information; far from 50 either way: the trait separates the classes)")
     console.print(f"[bold]{audit.verdict()}[/bold]", markup=True)
     console.print(exposure_table(encoder))
     console.print(f"predictions and {AUDIT_FILE}: {out_dir}", markup=False)

@@ -81,7 +81,7 @@ def curves_figure(document: dict[str, Any]) -> bytes:
     from aigenbench.evaluation.plots import _png
 
     kinds = list(dict.fromkeys(point["kind"] for point in document["points"]))
-    figure = Figure(figsize=(4.2 * max(1, len(kinds)), 3.6))
+    figure = Figure(figsize=(4.2 * max(1, len(kinds)), 3.6), layout="constrained")
     axes_list = figure.subplots(1, max(1, len(kinds)), squeeze=False)[0]
     clean = document.get("clean")
     for axes, kind in zip(axes_list, kinds, strict=False):
@@ -101,7 +101,7 @@ def curves_figure(document: dict[str, Any]) -> bytes:
         if kind in ("jpeg", "resize"):
             axes.invert_xaxis()  # left to right: milder to harsher
         axes.set_xlabel(KIND_TITLES.get(kind, kind))
-        axes.set_ylabel("% on every evaluation image")
+        axes.set_ylabel("% (every evaluation image)")
         axes.set_ylim(0, 101)
         axes.grid(alpha=0.3)
         axes.legend(loc="lower left", fontsize="small")
