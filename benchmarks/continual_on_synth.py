@@ -131,11 +131,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="synthetic benchmark folder (built there if missing)")
     parser.add_argument("--runs", type=Path, help="experiments folder (default: a temporary one)")
-    parser.add_argument("--epochs", type=int, default=1, help="epochs per window")
-    parser.add_argument("--factor", type=int, default=2, help="augmentation factor")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per window")
+    parser.add_argument("--factor", type=int, default=1, help="augmentation factor")
+    parser.add_argument("--per-generator", type=int, default=100, help="training images")
+    parser.add_argument("--validation-per-generator", type=int, default=25)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--budgets", type=int, nargs=2, default=[200, 800], help="replay memories")
+    parser.add_argument("--budgets", type=int, nargs=2, default=[100, 400], help="replay memories")
     parser.add_argument("--only", nargs="*", help="run only these strategies (labels)")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("extra", nargs="*", help="more config overrides (--key value)")
@@ -143,8 +145,12 @@ def main() -> None:
     args.extra = [*args.extra, *unknown]
 
     quiet_lightning()
-    data = Path(args.data or Path(tempfile.gettempdir()) / "aigenbench_synth_0")
-    build_synthetic(data, SynthConfig())
+    sizes = SynthConfig(
+        per_generator=args.per_generator, validation_per_generator=args.validation_per_generator
+    )
+    name = f"aigenbench_synth_0_{sizes.per_generator}_{sizes.validation_per_generator}"
+    data = Path(args.data or Path(tempfile.gettempdir()) / name)
+    build_synthetic(data, sizes)
     args.runs = args.runs or Path(tempfile.mkdtemp(prefix="continual_"))
     results = []
     for label, overrides in strategies(args.budgets):

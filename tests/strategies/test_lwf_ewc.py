@@ -131,7 +131,7 @@ def test_fisher_is_the_mean_squared_batch_gradient_and_online_ewc_decays_it(cont
     previous |= {"ewc.anchor.weight": torch.zeros(1, 2), "ewc.anchor.bias": torch.zeros(1)}
     context = WindowContext(continual_plan, 1, 1, previous_tensors=previous)
     plugin = EWCPlugin(StrategyConfig(name="ewc", ewc_decay=0.5), context, _costs())
-    plugin.after_window(module, lambda rows: batches, torch.device("cpu"))
+    plugin.after_window(module, lambda rows, size: batches, torch.device("cpu"))
     torch.testing.assert_close(plugin.fisher["weight"], expected["weight"] + 0.5)
     torch.testing.assert_close(plugin.anchor["weight"], module.detector.weight.detach())
 

@@ -186,11 +186,12 @@ class WindowDataModule(L.LightningDataModule):
             max_pixels=self.config.max_image_pixels,
         )
 
-    def rows_loader(self, ids: Sequence[int]) -> DataLoader:
-        """Batches of training rows ``ids`` (copy 0, in the order given, not sharded by rank)."""
+    def rows_loader(self, ids: Sequence[int], batch_size: int | None = None) -> DataLoader:
+        """Batches of training rows ``ids`` (copy 0, in the order given, not sharded by rank);
+        ``batch_size`` defaults to the training one."""
         return DataLoader(
             self.rows_dataset(ids),
-            batch_size=self.config.train_batch_size,
+            batch_size=batch_size or self.config.train_batch_size,
             shuffle=False,
             collate_fn=collate_training,
             **self._loader_options(),

@@ -31,9 +31,9 @@ if TYPE_CHECKING:
     from aigenbench.models.detector import Detector
     from aigenbench.protocol import BenchmarkPlan
 
-Batches = Callable[[Sequence[int]], Iterable[Mapping[str, torch.Tensor]]]
-"""Given row IDs: batches of those training rows (copy 0, in the order given), for the forward
-passes a plugin makes after a window (herding, Fisher)."""
+Batches = Callable[[Sequence[int], int], Iterable[Mapping[str, torch.Tensor]]]
+"""Given row IDs and a batch size: batches of those training rows (copy 0, in the order given),
+for the forward passes a plugin makes after a window (herding, Fisher)."""
 
 
 @dataclass

@@ -32,12 +32,17 @@ class StrategyConfig:
     """lwf: distillation temperature (soft targets of teacher and student at logits / T)."""
     distillation_weight: float = 1.0
     """lwf: weight of the distillation term (scaled by T^2, as in Hinton et al.)."""
-    ewc_lambda: float = 100.0
-    """ewc: weight of the penalty lambda/2 * sum_i F_i (theta_i - theta*_i)^2."""
+    ewc_lambda: float = 10000.0
+    """ewc: weight of the penalty lambda/2 * sum_i F_i (theta_i - theta*_i)^2. The Fisher of a
+    mean mini-batch loss is small: pick lambda so the penalty (logged as
+    ``train/strategy_penalty``) is comparable to the loss."""
     ewc_decay: float = 0.9
     """ewc: online EWC: F <- decay * F_previous + F_window (1: sum every window's Fisher)."""
     fisher_samples: int = 0
     """ewc: training rows of a window used to estimate its Fisher (0: all of them)."""
+    fisher_batch_size: int = 32
+    """ewc: rows per mini-batch of the Fisher estimate (the estimate depends on it, so it is
+    fixed here rather than taken from the per-device training batch)."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -50,6 +55,7 @@ class StrategyConfig:
             (self.ewc_lambda >= 0, "strategy.ewc_lambda must be >= 0"),
             (0 <= self.ewc_decay <= 1, "strategy.ewc_decay must be between 0 and 1"),
             (self.fisher_samples >= 0, "strategy.fisher_samples must be >= 0 (0: all rows)"),
+            (self.fisher_batch_size >= 1, "strategy.fisher_batch_size must be >= 1"),
         ]
         for ok, message in checks:
             if not ok:

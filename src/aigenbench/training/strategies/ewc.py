@@ -112,7 +112,8 @@ class EWCPlugin(StrategyPlugin):
         return sorted(own[i] for i in rng.choice(len(own), size=limit, replace=False))
 
     def after_window(self, module: Any, batches: Batches, device: torch.device) -> None:
-        new, rows = estimate_fisher(module, batches(self.fisher_rows()), device)
+        rows_in = batches(self.fisher_rows(), self.config.fisher_batch_size)
+        new, rows = estimate_fisher(module, rows_in, device)
         self.costs.extra_forward_images += rows
         decay = self.config.ewc_decay
         for name, value in self.fisher.items():

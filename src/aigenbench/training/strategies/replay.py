@@ -32,6 +32,8 @@ from aigenbench.training.strategies.base import Batches, StrategyPlugin
 REPLAY_STREAM = 7013
 """Mixed into the replay draws' seed so they share no random stream with anything else."""
 STATE_KEY = "replay_memory"
+HERDING_BATCH = 64
+"""Rows per forward pass of herding (eval mode: the features do not depend on it)."""
 
 
 def balanced_quotas(sizes: Sequence[int], budget: int) -> list[int]:
@@ -171,7 +173,7 @@ class ReplayPlugin(StrategyPlugin):
         chunks = []
         try:
             with torch.no_grad():
-                for batch in batches(rows):
+                for batch in batches(rows, HERDING_BATCH):
                     if "features" in batch:
                         chunks.append(batch["features"].float().cpu())
                     else:
