@@ -137,7 +137,7 @@ def main() -> None:
     parser.add_argument("--validation-per-generator", type=int, default=25)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--budgets", type=int, nargs=2, default=[100, 400], help="replay memories")
+    parser.add_argument("--budgets", type=int, nargs=2, default=[200, 800], help="replay memories")
     parser.add_argument("--only", nargs="*", help="run only these strategies (labels)")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("extra", nargs="*", help="more config overrides (--key value)")
