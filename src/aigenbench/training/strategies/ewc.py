@@ -2,7 +2,8 @@
 
 When window k's weights are final, the diagonal Fisher of the trainable parameters is estimated on
 window k's own training rows (copy 0, eval mode so batch-norm statistics stay untouched): the
-mean over mini-batches of the squared gradient of the method's loss, as Avalanche does. Online
+mean over mini-batches (``fisher_batch_size`` rows) of the squared gradient of the method's loss,
+as Avalanche does. Online
 EWC keeps one Fisher and one anchor: ``F <- decay * F_previous + F_k`` and ``theta* <- theta_k``.
 Window k+1 adds ``lambda / 2 * sum_i F_i (theta_i - theta*_i)^2`` to its loss: zero at the anchor,
 growing fastest along the weights that mattered.
@@ -44,11 +45,19 @@ def ewc_penalty(
     return None if total is None else 0.5 * weight * total
 
 
+def method_loss(module: Any, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """The training loss the module's method computes for ``batch`` (its extra terms included)."""
+    if hasattr(module, "compute_loss"):
+        terms = module.compute_loss(module.outputs(batch), batch)
+        return terms if isinstance(terms, torch.Tensor) else terms["loss"]
+    return module.training_loss(module(batch), batch)
+
+
 def estimate_fisher(
     module: Any, batches: Any, device: torch.device
 ) -> tuple[dict[str, torch.Tensor], int]:
     """Diagonal Fisher of ``module``'s trainable detector parameters: the mean over ``batches`` of
-    the squared gradient of ``module.training_loss``; returns it and the number of rows seen."""
+    the squared gradient of the method's loss; returns it and the number of rows seen."""
     parameters = {name: p for name, p in module.detector.named_parameters() if p.requires_grad}
     fisher = {name: torch.zeros_like(p, dtype=torch.float32) for name, p in parameters.items()}
     was_training = module.training
@@ -59,8 +68,7 @@ def estimate_fisher(
             for batch in batches:
                 batch = {key: value.to(device) for key, value in batch.items()}
                 module.zero_grad(set_to_none=True)
-                loss = module.training_loss(module(batch), batch)
-                loss.backward()
+                method_loss(module, batch).backward()
                 for name, p in parameters.items():
                     if p.grad is not None:
                         fisher[name] += p.grad.detach().float().pow(2)

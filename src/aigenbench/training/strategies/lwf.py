@@ -85,7 +85,7 @@ class LwFPlugin(StrategyPlugin):
             teacher.to(device)
         with torch.no_grad():
             if "features" in batch:
-                return teacher.head_forward(batch["features"])
+                return teacher.head_outputs(batch["features"])["logits"]
             images = batch["image"]
             if images.dtype == torch.uint8:
                 images = teacher.normalize(images)
