@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -141,8 +142,23 @@ def zoo(root: Path) -> list[str]:
     return lines
 
 
-def freezing(root: Path) -> list[str]:
-    encoder = {"backbone": "timm:test_vit", "backbone_args": {"patch_size": 4, "depth": 4}}
+ENCODERS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    # name -> (model settings, LoRA settings)
+    "cnn": (
+        {"backbone": "small:cnn", "backbone_args": {"width": 16}},
+        {"rank": 4, "alpha": 8, "targets": ["0", "3", "6", "9"]},  # its four convolutions
+    ),
+    "vit": (
+        {"backbone": "timm:test_vit", "backbone_args": {"patch_size": 4, "depth": 4}},
+        {"rank": 4, "alpha": 8},  # qkv, proj, fc1, fc2
+    ),
+}
+
+
+def freezing(root: Path, encoder_name: str = "cnn", epochs: int = 2) -> list[str]:
+    encoder, lora = ENCODERS[encoder_name]
+    root = root / encoder_name
+    root.mkdir(parents=True, exist_ok=True)
     # 1. the "global encoder": trained on the last four generators only (never in part 2)
     other = root / "synth_other"
     if not other.exists():
@@ -180,13 +196,20 @@ def freezing(root: Path) -> list[str]:
                 seed=0, size=32, per_generator=48, validation_per_generator=16, generators=12
             ),
         )
+    slow = {"backbone_lr_scale": 0.1}  # a pretrained encoder adapts at a tenth of the head's lr
     modes = {
         "probe": {"freezing": "probe"},
-        "staged (unfrozen at window 1)": {"freezing": "staged", "unfreeze_at": {"window": 1}},
-        "lora (r=4)": {"freezing": "lora", "lora": {"rank": 4, "alpha": 8}},
-        "tune": {"freezing": "tune"},
+        "staged (window 1, backbone lr x0.1)": {
+            "freezing": "staged",
+            "unfreeze_at": {"window": 1},
+            **slow,
+        },
+        "lora (r=4)": {"freezing": "lora", "lora": lora},
+        "tune (backbone lr x0.1)": {"freezing": "tune", **slow},
+        "tune (backbone lr x1)": {"freezing": "tune"},
         "tune from scratch": {"freezing": "tune", "pretrained": False},
     }
+    trainer = {**COMMON["trainer"], "max_epochs": epochs}
     lines = [
         "| start | "
         + " | ".join(f"w{k} Next / Whole" for k in range(3))
@@ -194,9 +217,9 @@ def freezing(root: Path) -> list[str]:
         "|---|" + "---|" * 6,
     ]
     for name, mode in modes.items():
-        slug = name.split(" ")[0] + ("_scratch" if "scratch" in name else "")
+        slug = re.sub(r"[^a-z0-9]+", "_", name).strip("_")
         model = {**encoder, "pretrained": str(checkpoint), **mode}
-        config = write_config(root / f"freezing_{slug}.yaml", model)
+        config = write_config(root / f"freezing_{slug}.yaml", model, trainer=trainer)
         result = fit(config, dataset, root / "runs", f"freezing_{slug}")
         cells = [
             f"{percent(w['next_auroc'])} / {percent(w['whole_auroc'])}" for w in result["windows"]
@@ -213,6 +236,12 @@ def freezing(root: Path) -> list[str]:
 def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("zoo", "freezing", "all"), default="all")
+    parser.add_argument(
+        "--encoder",
+        choices=sorted(ENCODERS),
+        default="cnn",
+        help="the pretrained encoder of the freezing comparison (cnn)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="work folder (default: temporary)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
@@ -222,7 +251,7 @@ def run() -> None:
         if args.part in ("zoo", "all"):
             tables.append("\n".join(zoo(root)))
         if args.part in ("freezing", "all"):
-            tables.append("\n".join(freezing(root)))
+            tables.append("\n".join(freezing(root, args.encoder)))
         print("\n\n".join(tables))
 
 

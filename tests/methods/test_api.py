@@ -193,3 +193,25 @@ def test_loss_terms_strategy_penalty_fusion_and_metrics_hooks():
     assert torch.all(rows["image_score"] == 0.25)
     module._compute_metrics("test")
     assert module.metric_results["auroc"] == pytest.approx(0.5)
+
+
+def test_metrics_start_afresh_at_every_evaluation():
+    module = Doubled(zoo_config("univfd", method="default")).eval()
+    module.log = lambda *a, **k: None
+    batch = {**uint8_batch(), "valid": torch.ones(6, dtype=torch.bool)}
+    always_wrong = type(module).scores_fusion
+    try:
+        # first evaluation: every score 0.9 on reals, 0.1 on fakes (AUROC 0)
+        type(module).scores_fusion = lambda self, s, c: 0.9 - 0.8 * batch["label"].float()
+        module.on_validation_epoch_start()
+        module.evaluation_step(batch, "validate")
+        module.on_validation_epoch_end()
+        assert module.metric_results["auroc"] == pytest.approx(0.0)
+        # second evaluation: perfect scores; a metric that kept the first one's state says 0.5
+        type(module).scores_fusion = lambda self, s, c: 0.1 + 0.8 * batch["label"].float()
+        module.on_validation_epoch_start()
+        module.evaluation_step(batch, "validate")
+        module.on_validation_epoch_end()
+        assert module.metric_results["auroc"] == pytest.approx(1.0)
+    finally:
+        type(module).scores_fusion = always_wrong

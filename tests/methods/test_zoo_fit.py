@@ -73,3 +73,22 @@ def test_zoo_method_trains_two_windows_and_predict_loads_it(
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     got = [float(row["score"]) for row in rows]
     assert got == pytest.approx(expected_scores(checkpoint, images), abs=1e-5)
+
+
+@pytest.mark.slow
+def test_rine_caches_every_blocks_token_and_gives_the_uncached_predictions(
+    tiny_benchmark, tmp_path
+):
+    config = zoo_yaml(tmp_path, "rine")
+    assert main(fit_args(config, tiny_benchmark, tmp_path, "cached")) == 0
+    off = ["--experiment.feature_cache", "off"]
+    assert main(fit_args(config, tiny_benchmark, tmp_path, "uncached", *off)) == 0
+    meta = json.loads((tmp_path / "cached" / "features" / "evaluation" / "meta.json").read_text())
+    assert meta["dim"] == 6 * 64  # test_vit: the CLS token (64) of each of its 6 blocks
+    assert not (tmp_path / "uncached" / "features").exists()
+    for window in (0, 1):
+        cached, computed = (
+            load_predictions(tmp_path / "cached", window),
+            load_predictions(tmp_path / "uncached", window),
+        )
+        np.testing.assert_allclose(cached["crop_scores"], computed["crop_scores"], atol=1e-6)

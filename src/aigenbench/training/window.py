@@ -401,6 +401,11 @@ class WindowJob:
         # frozen backbone keeps itself in eval mode).
         module.train()
         module.on_window_start()
+        # Torch's generator (dropout, a method's random draws) starts each window from the same
+        # state whatever ran before it in this process: an earlier window's feature extraction,
+        # or nothing at all when a rerun starts at this window. A resumed window then restores
+        # the checkpoint's state at its first batch.
+        torch.manual_seed(self.config.experiment.seed + self.window)
         trainer = self.fit_trainer()
         data: L.LightningDataModule = datamodule
         cache = self._cache(module, trainer, training=True)
