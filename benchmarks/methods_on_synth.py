@@ -1,4 +1,4 @@
-"""Every method on the built-in synthetic benchmark, and the frozen-start question (seed 000).
+"""Every method on the built-in synthetic benchmark, and the frozen-start question.
 
 Part 1, ``--part zoo``: each zoo method (tiny random-init stand-ins of its backbone, 32 px,
 CPU) through the protocol's windows; one table: averaged Next / Past / Whole AUROC, training
