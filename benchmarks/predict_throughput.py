@@ -56,10 +56,12 @@ def main() -> None:
         timings = []
         for _ in range(2):
             started = time.perf_counter()
-            rows, _ = score_files(
+            result = score_files(
                 root / "runs" / "x", files, batch_size=args.batch_size, workers=args.workers,
                 progress=False,
             )  # fmt: skip
+            # (rows, config) before predict ran through the Trainer; a Scoring since
+            rows = result[0] if isinstance(result, tuple) else result.rows
             timings.append(time.perf_counter() - started)
         assert len(rows) == args.images
         print(

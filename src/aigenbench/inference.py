@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader, Dataset
 
 from aigenbench.data.sources import IMAGE_SUFFIXES
@@ -26,11 +27,24 @@ class ScoredImage:
     score: float | None
     """Fake probability (None when the file could not be read)."""
     error: str | None = None
+    generator: str | None = None
+    """Multiclass detectors: the likeliest generator (among the fake classes)."""
 
     def label(self, threshold: float) -> str:
         if self.score is None:
             return "unreadable"
         return "fake" if self.score > threshold else "real"
+
+
+@dataclass
+class Scoring:
+    """What ``score_files`` found: one row per file (in the given order) and the model used."""
+
+    rows: list[ScoredImage]
+    config: Any
+    """The detector's ModelConfig (its threshold, task, crops)."""
+    checkpoint: Path
+    """The checkpoint file the scores come from."""
 
 
 def find_images(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -98,24 +112,57 @@ class ImageFiles(Dataset):
 
 
 def _collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    crops, owner = [], []
+    crops: list[torch.Tensor] = []
+    owner: list[int] = []
     for position, sample in enumerate(samples):
         crops += sample["crops"]
         owner += [position] * len(sample["crops"])
+    per_crop = torch.tensor(owner, dtype=torch.int64)
+    index = torch.tensor([sample["index"] for sample in samples], dtype=torch.int64)
+    valid = torch.tensor([sample["error"] is None for sample in samples], dtype=torch.bool)
     return {
         "image": torch.stack(crops),
-        "crop_to_image": torch.tensor(owner, dtype=torch.int64),
-        "index": [sample["index"] for sample in samples],
+        "crop_to_image": per_crop,
+        "id": index[per_crop],  # the file's position in the list, for every crop
+        "valid": valid[per_crop],
         "error": [sample["error"] for sample in samples],
     }
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} asked for, but CUDA is not available here")
-    return torch.device(name)
+class _ReadErrors(Callback):
+    """Keeps the reason of every file that could not be read (file position -> reason)."""
+
+    def __init__(self) -> None:
+        self.errors: dict[int, str] = {}
+
+    def on_predict_batch_end(
+        self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int, *_: Any
+    ) -> None:
+        first = torch.unique_consecutive(batch["id"].cpu())
+        for position, reason in zip(first.tolist(), batch["error"], strict=True):
+            if reason is not None:
+                self.errors[position] = reason
+
+
+def _per_image(outputs: Sequence[dict[str, torch.Tensor]], multiclass: bool) -> dict[str, Any]:
+    """This process's per-image results: file positions, fused scores and, for multiclass,
+    crop-averaged class probabilities."""
+    ids = torch.cat([rows["image_id"] for rows in outputs])
+    result: dict[str, Any] = {
+        "id": ids.numpy(),
+        "score": torch.cat([rows["image_score"] for rows in outputs]).float().numpy(),
+    }
+    if multiclass:
+        probabilities = []
+        for rows in outputs:
+            crop_probabilities = torch.softmax(rows["logits"].float(), dim=1)
+            _, owner = torch.unique_consecutive(rows["id"], return_inverse=True)
+            summed = torch.zeros(int(owner.max()) + 1, crop_probabilities.shape[1])
+            summed.index_add_(0, owner, crop_probabilities)
+            counts = torch.bincount(owner).unsqueeze(1).float()
+            probabilities.append(summed / counts)
+        result["probabilities"] = torch.cat(probabilities).numpy()
+    return result
 
 
 def score_files(
@@ -124,21 +171,27 @@ def score_files(
     *,
     batch_size: int = 32,
     workers: int = 0,
-    device: str = "auto",
+    trainer: dict[str, Any] | None = None,
     max_pixels: int | None = None,
     progress: bool = True,
-) -> tuple[list[ScoredImage], Any]:
-    """Score ``files`` with the detector in ``checkpoint``; returns the rows and its config."""
-    from tqdm import tqdm
+) -> Scoring | None:
+    """Score ``files`` with the detector in ``checkpoint`` through ``lightning.Trainer.predict``
+    (``trainer``: its accelerator, devices, strategy, precision); under DDP every process
+    scores its share and rank 0 gets the rows (the other ranks get None)."""
+    import lightning as L
+    import numpy as np
 
     from aigenbench.data.decode import DEFAULT_MAX_PIXELS
     from aigenbench.data.loading import worker_init_fn
     from aigenbench.data.pipelines import EvalPipeline
     from aigenbench.models.build import load_detector
     from aigenbench.models.methods import resolve_method
+    from aigenbench.training.collect import gather_rows
+    from aigenbench.training.progress import WindowProgressBar
 
+    path = resolve_checkpoint(checkpoint)
     # LoRA adapters merged into the weights: the plain backbone's speed
-    loaded = load_detector(resolve_checkpoint(checkpoint), merge_adapters=True)
+    loaded = load_detector(path, merge_adapters=True)
     config = loaded.config
     module = resolve_method(config.method)(
         config,
@@ -147,8 +200,6 @@ def score_files(
         known_generator_ids=loaded.known_generator_ids,
         detector=loaded.detector,
     )
-    target = pick_device(device)
-    module.to(target).eval()
     augmentation = module.eval_augmentation()
     pipeline = EvalPipeline(
         input_size=config.input_size,
@@ -165,28 +216,55 @@ def score_files(
         collate_fn=_collate,
         worker_init_fn=worker_init_fn if workers else None,
     )
-    rows: list[ScoredImage] = []
-    with (
-        torch.inference_mode(),
-        tqdm(total=len(files), unit="img", disable=not progress, desc="scoring") as bar,
-    ):
-        for batch in loader:
-            images = batch["image"].to(target)
-            crop_to_image = batch["crop_to_image"].to(target)
-            scores = module.fake_scores(module({"image": images}))
-            fused = module.scores_fusion(scores, crop_to_image).cpu().tolist()
-            for index, error, score in zip(batch["index"], batch["error"], fused, strict=True):
-                rows.append(ScoredImage(files[index], None if error else float(score), error))
-            bar.update(len(batch["index"]))
-    return rows, config
+    errors = _ReadErrors()
+    runner = L.Trainer(
+        **{"accelerator": "auto", "devices": 1, **(trainer or {})},
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=progress,
+        callbacks=[*([WindowProgressBar()] if progress else []), errors],
+    )
+    outputs = runner.predict(module, dataloaders=loader, return_predictions=True)
+    multiclass = config.task == "multiclass"
+    local = _per_image(outputs or [], multiclass)  # type: ignore[arg-type]
+    parts = gather_rows(local, runner.world_size)
+    all_errors: list[Any] = [errors.errors]
+    if runner.world_size > 1 and torch.distributed.is_initialized():
+        all_errors = [None] * runner.world_size
+        torch.distributed.all_gather_object(all_errors, errors.errors)
+        if torch.distributed.get_rank() != 0:
+            return None
+    reasons = {k: v for part in all_errors for k, v in part.items()}
+    scores: dict[int, float] = {}
+    likeliest: dict[int, str] = {}
+    for part in parts:  # a distributed sampler repeats a few files to even the shares
+        for position, (file_id, score) in enumerate(zip(part["id"], part["score"], strict=True)):
+            scores[int(file_id)] = float(score)
+            if multiclass:
+                fake_class = 1 + int(np.argmax(part["probabilities"][position][1:]))
+                likeliest[int(file_id)] = loaded.generator_names[fake_class]
+    rows = [
+        ScoredImage(
+            file,
+            None if index in reasons else scores[index],
+            reasons.get(index),
+            None if index in reasons else likeliest.get(index),
+        )
+        for index, file in enumerate(files)
+    ]
+    return Scoring(rows, config, path)
 
 
 def write_scores_csv(rows: Sequence[ScoredImage], threshold: float, handle: Any) -> None:
-    """``path,score,label`` (label: fake / real at ``threshold``, or unreadable)."""
+    """``path,score,label`` (label: fake / real at ``threshold``, or unreadable), and for a
+    multiclass detector ``generator`` (the likeliest one); Unix line ends."""
     import csv
 
-    writer = csv.writer(handle)
-    writer.writerow(("path", "score", "label"))
+    writer = csv.writer(handle, lineterminator="\n")  # not the csv module's CRLF
+    multiclass = any(row.generator is not None for row in rows)
+    writer.writerow(("path", "score", "label", *(("generator",) if multiclass else ())))
     for row in rows:
         score = "" if row.score is None else f"{row.score:.6f}"
-        writer.writerow((str(row.path), score, row.label(threshold)))
+        extra = (row.generator or "",) if multiclass else ()
+        writer.writerow((str(row.path), score, row.label(threshold), *extra))

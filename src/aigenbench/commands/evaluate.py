@@ -317,8 +317,9 @@ def main(argv: list[str], command: str = "evaluate") -> int:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="experiment directory")
     parser.add_argument(
         "--on",
-        type=Literal[SUBSETS] | None,
-        default=None,  # type: ignore[valid-type] help="show every metric of one subset"
+        type=Literal[SUBSETS] | None,  # type: ignore[valid-type]
+        default=None,
+        help="show every metric of one subset",
     )
     parser.add_argument("--json", action="store_true", help="print everything as JSON")
     parser.add_argument("--csv", action="store_true", help="print a CSV (window, subset, metrics)")

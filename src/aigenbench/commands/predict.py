@@ -33,14 +33,30 @@ def main(argv: list[str], command: str = "predict") -> int:
     )
     parser.add_argument("--batch_size", type=positive_int, default=32, metavar="N")
     parser.add_argument("--workers", type=int, default=0, metavar="N", help="loader processes (0)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (auto)")
+    parser.add_argument(
+        "--trainer.accelerator", type=str, default="auto", help="cpu, gpu, auto, ... (auto)"
+    )
+    parser.add_argument(
+        "--trainer.devices",
+        type=int | str,
+        default=1,
+        help="devices to score on (1); several with --trainer.strategy ddp",
+    )
+    parser.add_argument("--trainer.strategy", type=str, default="auto", help="auto, ddp, ...")
+    parser.add_argument(
+        "--trainer.precision", type=str, default="32-true", help="32-true, bf16-mixed, ..."
+    )
     parser.add_argument(
         "--threshold",
         type=float | None,
         default=None,
         help="fake above this (default: the model's)",
     )
-    parser.add_argument("--no_progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--no_progress",
+        action="store_true",
+        help="hide the progress bar (never drawn when stderr is not a terminal, e.g. a log file)",
+    )
     parser.add_argument(
         "--imports",
         type=list[str],
@@ -58,14 +74,17 @@ def main(argv: list[str], command: str = "predict") -> int:
     from aigenbench.inference import find_images, score_files, write_scores_csv
 
     files = find_images(args.paths)
-    rows, config = score_files(
+    scoring = score_files(
         args.model,
         files,
         batch_size=args.batch_size,
         workers=args.workers,
-        device=args.device,
-        progress=not args.no_progress,
+        trainer=args.trainer.as_dict(),
+        progress=not args.no_progress and sys.stderr.isatty(),
     )
+    if scoring is None:  # another process of a distributed run: rank 0 writes
+        return 0
+    rows, config = scoring.rows, scoring.config
     threshold = config.classification_threshold if args.threshold is None else args.threshold
     if args.output:
         with atomic_open(Path(args.output), "w") as handle:
@@ -76,7 +95,8 @@ def main(argv: list[str], command: str = "predict") -> int:
     unreadable = [row for row in rows if row.score is None]
     fakes = sum(1 for row in rows if row.label(threshold) == "fake")
     print(
-        f"scored {len(rows) - len(unreadable)} image(s): {fakes} fake, "
+        f"scored {len(rows) - len(unreadable)} image(s) with {scoring.checkpoint} "
+        f"({config.backbone}, {config.task}): {fakes} fake, "
         f"{len(rows) - len(unreadable) - fakes} real (threshold {threshold})"
         + (f"; wrote {args.output}" if args.output else ""),
         file=sys.stderr,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from lightning.pytorch.callbacks import TQDMProgressBar
-from lightning.pytorch.callbacks.progress.tqdm_progress import convert_inf
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm, convert_inf
 
 
 def stage_label(pl_module: Any, what: str) -> str:
@@ -56,3 +57,15 @@ class WindowProgressBar(TQDMProgressBar):
         if self.has_dataloader_changed(dataloader_idx):
             total = self.total_predict_batches_current_dataloader
             _restart(self.predict_progress_bar, total, "scoring images")
+
+    def init_predict_tqdm(self) -> Tqdm:
+        # On stderr: `aigenbench predict` writes its CSV on stdout.
+        return Tqdm(
+            desc="scoring images",
+            position=2 * self.process_position,
+            disable=self.is_disabled,
+            leave=True,
+            dynamic_ncols=True,
+            file=sys.stderr,
+            bar_format=self.BAR_FORMAT,
+        )
