@@ -51,7 +51,7 @@ def test_default_method_is_the_detector_module_unchanged():
 
 
 def test_unknown_method_lists_the_registered_ones():
-    with pytest.raises(ConfigError, match=r"unknown method 'rien'.*did you mean rine"):
+    with pytest.raises(ConfigError, match=r"unknown method 'rien'.*Did you mean: rine"):
         resolve_method("rien")
     with pytest.raises(ConfigError, match="cannot import"):
         resolve_method("no_such_package.Method")

@@ -103,7 +103,7 @@ def test_a_fusion_by_import_path_and_an_unknown_one():
     scores = torch.tensor([0.2, 0.4, 0.9, 0.1])
     to_image = torch.tensor([0, 0, 0, 1])
     assert fuse_crops(scores, to_image, "torch.amin").tolist() == pytest.approx([0.2, 0.1])
-    with pytest.raises(ConfigError, match="did you mean mean"):
+    with pytest.raises(ConfigError, match="Did you mean: mean"):
         fuse_crops(scores, to_image, "meen")
 
 

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 from aigenbench.errors import ConfigError
 
 if TYPE_CHECKING:
+    from aigenbench.config import Config
     from aigenbench.training.runner import ExperimentRunner
 
 
-def open_experiment(run_dir: str | Path, overrides: list[str], prog: str) -> ExperimentRunner:
-    """The runner of the experiment in ``run_dir`` (its dataset, timeline and plan), with
-    ``--key value`` overrides of how it runs (e.g. ``--data.source`` when the data moved)."""
+def experiment_config(run_dir: str | Path, overrides: list[str], prog: str) -> Config:
+    """The config of the experiment in ``run_dir`` (its ``config.yaml``), with ``--key value``
+    overrides of how it runs (e.g. ``--data.source`` when the data moved)."""
     from aigenbench.config import parse_config
-    from aigenbench.training.runner import ExperimentRunner, quiet_lightning
 
     run_dir = Path(run_dir)
     config_file = run_dir / "config.yaml"
@@ -24,8 +24,7 @@ def open_experiment(run_dir: str | Path, overrides: list[str], prog: str) -> Exp
             f"{run_dir} is not an experiment directory (no config.yaml); give the folder that "
             "`aigenbench fit` created, e.g. runs/<experiment-id>"
         )
-    quiet_lightning()
-    config = parse_config(
+    return parse_config(
         [
             "--config",
             str(config_file),
@@ -37,4 +36,11 @@ def open_experiment(run_dir: str | Path, overrides: list[str], prog: str) -> Exp
         ],
         prog=prog,
     )
-    return ExperimentRunner(config, quiet=True)
+
+
+def open_experiment(run_dir: str | Path, overrides: list[str], prog: str) -> ExperimentRunner:
+    """The runner of the experiment in ``run_dir`` (its dataset, timeline and plan)."""
+    from aigenbench.training.runner import ExperimentRunner, quiet_lightning
+
+    quiet_lightning()
+    return ExperimentRunner(experiment_config(run_dir, overrides, prog), quiet=True)

@@ -51,7 +51,8 @@ def _fit(argv: list[str]) -> int:
 
 
 def _rescore(argv: list[str], command: str) -> int:
-    from aigenbench.config import dump_yaml, parse_config
+    from aigenbench.commands._run import experiment_config
+    from aigenbench.config import dump_yaml
     from aigenbench.training.runner import ExperimentRunner
 
     stage = "validate" if command == "validate" else "test"
@@ -62,24 +63,7 @@ def _rescore(argv: list[str], command: str) -> int:
         raise ConfigError(f"give the experiment directory first: aigenbench {command} RUN_DIR")
     run_dir, overrides = Path(argv[0]), argv[1:]
     overrides, print_only = _print_config_requested(overrides)
-    config_file = run_dir / "config.yaml"
-    if not config_file.is_file():
-        raise ConfigError(
-            f"{run_dir} is not an experiment directory (no config.yaml); give the folder that "
-            f"`aigenbench fit` created, e.g. runs/<experiment-id>"
-        )
-    config = parse_config(
-        [
-            "--config",
-            str(config_file),
-            "--experiment.runs_dir",
-            str(run_dir.parent),
-            "--experiment.id",
-            run_dir.name,
-            *overrides,
-        ],
-        prog=f"aigenbench {command}",
-    )
+    config = experiment_config(run_dir, overrides, f"aigenbench {command}")
     if print_only:
         sys.stdout.write(dump_yaml(config.raw))
         return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -96,16 +97,21 @@ class DataConfig:
             raise ConfigError(
                 f"data.source_kind must be auto, hf, folder or manifest, got {self.source_kind!r}"
             )
-        if self.eval_jpeg_quality_range is not None:
-            span = list(self.eval_jpeg_quality_range)
-            if len(span) != 2 or not 1 <= span[0] <= span[1] <= 101:
-                raise ConfigError(
-                    "data.eval_jpeg_quality_range must be [low, high] with "
-                    f"1 <= low <= high <= 101, "
-                    f"got {self.eval_jpeg_quality_range!r}"
-                )
-        elif not self.eval_jpeg_quality or not all(1 <= q <= 101 for q in self.eval_jpeg_quality):
+        check_eval_jpeg_quality(self.eval_jpeg_quality, self.eval_jpeg_quality_range)
+
+
+def check_eval_jpeg_quality(
+    qualities: Sequence[int], quality_range: Sequence[int] | None = None
+) -> None:
+    """The evaluation JPEG qualities: a list in 1..101, or a range ``[low, high]`` that wins."""
+    if quality_range is not None:
+        span = list(quality_range)
+        if len(span) != 2 or not 1 <= span[0] <= span[1] <= 101:
             raise ConfigError(
-                "data.eval_jpeg_quality must list qualities in 1..101, got "
-                f"{self.eval_jpeg_quality!r}"
+                "data.eval_jpeg_quality_range must be [low, high] with 1 <= low <= high <= 101, "
+                f"got {list(quality_range)!r}"
             )
+    elif not qualities or not all(1 <= q <= 101 for q in qualities):
+        raise ConfigError(
+            f"data.eval_jpeg_quality must list qualities in 1..101, got {list(qualities)!r}"
+        )

@@ -18,7 +18,8 @@ from typing import Literal, get_args
 import numpy as np
 
 from aigenbench.data import ops
-from aigenbench.data.pipelines import EvalCrop, EvalPipeline, Trace
+from aigenbench.data.crops import EvalCrop
+from aigenbench.data.pipelines import EvalPipeline, Trace
 from aigenbench.data.seeding import BENCHMARK_AUGMENTATION_SEED, Stream, sample_rng
 from aigenbench.errors import ConfigError
 

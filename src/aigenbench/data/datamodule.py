@@ -26,17 +26,16 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
+from aigenbench.classpath import instantiate
 from aigenbench.data.batch import collate_evaluation, collate_training
 from aigenbench.data.config import DataConfig
+from aigenbench.data.crops import EvalCrop, TrainCrop
 from aigenbench.data.loading import EvaluationDataset, TrainingDataset, worker_init_fn
 from aigenbench.data.pipelines import (
     EvalAugmentation,
-    EvalCrop,
     EvalPipeline,
     TrainAugmentation,
-    TrainCrop,
     TrainPipeline,
-    instantiate,
 )
 from aigenbench.data.sampler import ShardSampler, WindowSampler
 from aigenbench.data.sources import ImageSource, open_source

@@ -23,7 +23,6 @@ import torch
 from torch.utils.data import Dataset
 
 from aigenbench.data.decode import DEFAULT_MAX_PIXELS, UnreadableImage, decode_image
-from aigenbench.data.opencv import cv2
 from aigenbench.data.pipelines import EvalPipeline, TrainPipeline
 from aigenbench.data.seeding import BENCHMARK_AUGMENTATION_SEED, Stream, sample_rng
 from aigenbench.data.sources import ImageSource
@@ -42,8 +41,7 @@ def worker_init_fn(worker_id: int) -> None:
 
 
 def limit_threads() -> None:
-    cv2.setNumThreads(1)
-    cv2.ocl.setUseOpenCL(False)
+    """One torch thread; OpenCV is single-threaded already (``aigenbench.data.opencv``)."""
     torch.set_num_threads(1)
 
 

@@ -18,23 +18,20 @@ Normalisation is not done here: tensors stay ``uint8`` and the model normalises 
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 import torch
 
+from aigenbench.classpath import instantiate
 from aigenbench.data import ops
+from aigenbench.data.config import check_eval_jpeg_quality
+from aigenbench.data.crops import EVAL_CROPS, TRAIN_CROPS, EvalCrop, TrainCrop
 from aigenbench.data.seeding import BENCHMARK_AUGMENTATION_SEED, Stream, sample_rng
 from aigenbench.errors import ConfigError, ProtocolError
 from aigenbench.protocol.degradations import degradation_code
-
-TrainCrop = Literal["resize", "random_crop", "center_crop", "as_is"]
-EvalCrop = Literal["resize", "crop", "multicrop", "as_is"]
-TRAIN_CROPS: tuple[str, ...] = get_args(TrainCrop)
-EVAL_CROPS: tuple[str, ...] = get_args(EvalCrop)
 
 OFFICIAL_EVAL_JPEG_QUALITIES: tuple[int, ...] = (50, 101)
 """The official evaluation JPEG qualities: a two-element list (probably meant as a range); 101
@@ -113,16 +110,7 @@ class EvaluationDegradations:
             if jpeg_quality_range is None
             else (int(jpeg_quality_range[0]), int(jpeg_quality_range[1]))
         )
-        if self.jpeg_quality_range is None and not self.jpeg_quality:
-            raise ConfigError("data.eval_jpeg_quality is empty; give qualities, e.g. [50, 101]")
-        if self.jpeg_quality_range is not None:
-            low, high = self.jpeg_quality_range
-            if not 1 <= low <= high <= 101:
-                raise ConfigError(
-                    "data.eval_jpeg_quality_range must be [low, high] with "
-                    f"1 <= low <= high <= 101, "
-                    f"got {list(self.jpeg_quality_range)}"
-                )
+        check_eval_jpeg_quality(self.jpeg_quality, self.jpeg_quality_range)
 
     def _draw_jpeg(self, rng: np.random.Generator, probability: float) -> JpegStep | None:
         if rng.random() >= probability:
@@ -548,43 +536,3 @@ class EvalPipeline:
                 for index, crop in enumerate(crops)
             ]
         return [ops.to_tensor(crop) for crop in crops]
-
-
-def instantiate(spec: Mapping[str, Any] | str | type, what: str = "object", **defaults: Any) -> Any:
-    """Build ``{class_path: ..., init_args: {...}}`` (jsonargparse style), a bare class path or a
-    class, with ``defaults`` as keyword arguments that ``init_args`` override."""
-    if isinstance(spec, type):
-        cls, init_args = spec, {}
-    elif isinstance(spec, str):
-        cls, init_args = _import_class(spec, what), {}
-    elif isinstance(spec, Mapping):
-        unknown = set(spec) - {"class_path", "init_args"}
-        if "class_path" not in spec or unknown:
-            raise ConfigError(
-                f"{what}: expected {{class_path: module.Class, init_args: {{...}}}}, got keys "
-                f"{sorted(spec)}"
-            )
-        cls, init_args = (
-            _import_class(str(spec["class_path"]), what),
-            dict(spec.get("init_args") or {}),
-        )
-    else:
-        raise ConfigError(
-            f"{what}: expected a class path or {{class_path, init_args}}, got {spec!r}"
-        )
-    try:
-        return cls(**{**defaults, **init_args})
-    except TypeError as error:
-        raise ConfigError(
-            f"{what}: cannot build {cls.__module__}.{cls.__qualname__}: {error}"
-        ) from None
-
-
-def _import_class(path: str, what: str) -> type:
-    module_name, _, name = path.rpartition(".")
-    if not module_name:
-        raise ConfigError(f"{what}: {path!r} is not a class path (expected module.Class)")
-    try:
-        return getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError) as error:
-        raise ConfigError(f"{what}: cannot import {path!r} ({error})") from None

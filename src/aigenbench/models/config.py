@@ -11,17 +11,13 @@ from typing import Any, Literal
 
 from torch.optim import Optimizer
 
+from aigenbench.data.crops import EVAL_CROPS, TRAIN_CROPS, EvalCrop, TrainCrop
 from aigenbench.errors import ConfigError
 
 Freezing = Literal["probe", "tune", "staged", "lora"]
 FREEZINGS = ("probe", "tune", "staged", "lora")
 Task = Literal["binary", "multiclass"]
-TrainCrop = Literal["resize", "random_crop", "center_crop", "as_is"]
-EvalCrop = Literal["resize", "crop", "multicrop", "as_is"]
 SchedulerName = Literal["onecycle", "cosine", "constant"]
-
-TRAIN_CROPS = ("resize", "random_crop", "center_crop", "as_is")
-EVAL_CROPS = ("resize", "crop", "multicrop", "as_is")
 
 
 def _default_optimizer_args() -> dict[str, Any]:

@@ -8,13 +8,12 @@ protocol's and the official evaluation's), ``max``, ``median``. Register another
 
 from __future__ import annotations
 
-import difflib
-import importlib
 from collections.abc import Callable
 
 import torch
 
 from aigenbench.errors import ConfigError
+from aigenbench.suggest import did_you_mean
 
 Fusion = Callable[[torch.Tensor], torch.Tensor]
 
@@ -39,21 +38,15 @@ def resolve_fusion(name_or_path: str | Fusion) -> Fusion:
     if name in _FUSIONS:
         return _FUSIONS[name]
     if "." in name:
-        module_name, _, attribute = name.rpartition(".")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as error:
-            raise ConfigError(
-                f"crop fusion {name!r}: cannot import {module_name!r} ({error})"
-            ) from error
-        fn = getattr(module, attribute, None)
+        from aigenbench.classpath import import_object
+
+        fn = import_object(name, "model.fusion")
         if not callable(fn):
-            raise ConfigError(f"crop fusion {name!r}: {module_name} has no function {attribute!r}")
+            raise ConfigError(f"model.fusion: {name!r} is not a function")
         return fn
-    close = difflib.get_close_matches(name, list(_FUSIONS), n=3)
     raise ConfigError(
-        f"unknown crop fusion {name!r}"
-        + (f"; did you mean {', '.join(close)}?" if close else "")
+        f"unknown crop fusion {name!r}."
+        + did_you_mean(name, _FUSIONS)
         + f" Registered: {', '.join(_FUSIONS)}; or give a function's import path."
     )
 

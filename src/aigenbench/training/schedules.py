@@ -12,8 +12,6 @@ instead of starting a schedule of its own mid-window.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -29,18 +27,14 @@ DEFAULT_WARMUP = {"onecycle": 0.3, "cosine": 0.05, "constant": 0.0}
 
 def optimizer_class(class_path: str) -> type[Optimizer]:
     """The optimiser class named by ``class_path`` (``torch.optim.SGD``, ``AdamW``, ...)."""
-    path = class_path if "." in class_path else f"torch.optim.{class_path}"
-    module_name, _, name = path.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError) as error:
-        raise ConfigError(
-            f"optimizer.class_path {class_path!r} cannot be imported ({error}); use e.g. "
-            "torch.optim.SGD or torch.optim.AdamW"
-        ) from error
-    if not (inspect.isclass(cls) and issubclass(cls, Optimizer)):
-        raise ConfigError(f"optimizer.class_path {class_path!r} is not a torch.optim.Optimizer")
-    return cls
+    from aigenbench.classpath import import_class
+
+    return import_class(
+        class_path,
+        "model.optimizer.class_path (e.g. torch.optim.AdamW)",
+        base=Optimizer,
+        default_module="torch.optim",
+    )
 
 
 def build_optimizer(config: OptimizerConfig, groups: Sequence[dict[str, Any]]) -> Optimizer:

@@ -8,13 +8,12 @@ metrics, score fusion, pixel augmentations, window start/end). Name it in a conf
 
 from __future__ import annotations
 
-import difflib
-import importlib
 from collections.abc import Callable
 from typing import TypeVar, overload
 
 from aigenbench.data.pipelines import EvalAugmentation, TrainAugmentation
 from aigenbench.errors import ConfigError
+from aigenbench.suggest import did_you_mean
 from aigenbench.training.module import DetectorModule
 
 Method = DetectorModule
@@ -78,10 +77,9 @@ def resolve_method(name: str) -> type[DetectorModule]:
     """The Method class a config's ``model.method`` names (registered name or import path)."""
     entry = _METHODS.get(name)
     if entry is None and "." not in name:
-        close = difflib.get_close_matches(name, list(_METHODS), n=3)
         raise ConfigError(
-            f"unknown method {name!r}"
-            + (f"; did you mean {', '.join(close)}?" if close else "")
+            f"unknown method {name!r}."
+            + did_you_mean(name, _METHODS)
             + f" Registered: {', '.join(sorted(_METHODS))}; or give a class's import path "
             "(my_package.my_method.MyMethod) and list its module in experiment.imports"
         )
@@ -89,16 +87,9 @@ def resolve_method(name: str) -> type[DetectorModule]:
     if entry is None:
         path = name
     if path is not None:
-        module_name, _, attribute = path.rpartition(".")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as error:
-            raise ConfigError(f"method {name!r}: cannot import {module_name!r} ({error})") from None
-        entry = getattr(module, attribute, None)
-        if not (isinstance(entry, type) and issubclass(entry, DetectorModule)):
-            raise ConfigError(
-                f"method {name!r}: {path} is not a subclass of aigenbench.models.methods.Method"
-            )
+        from aigenbench.classpath import import_class
+
+        entry = import_class(path, f"model.method {name!r}", base=DetectorModule)
     assert isinstance(entry, type)
     return entry
 

@@ -1,0 +1,72 @@
+"""Objects named by an import path (``package.module.Name``): the one way configs reach code.
+
+A config names a class or a function by its import path, or as LightningCLI does with
+``{class_path: package.module.Class, init_args: {...}}``. Every failure is a ConfigError that
+names the setting (``what``), the path and why it cannot be used.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from aigenbench.errors import ConfigError
+
+
+def import_object(path: str, what: str, *, default_module: str | None = None) -> Any:
+    """The attribute ``Name`` of module ``package.module`` (a bare ``Name`` is looked up in
+    ``default_module`` when one is given, e.g. ``AdamW`` in ``torch.optim``)."""
+    if "." not in path and default_module:
+        path = f"{default_module}.{path}"
+    module_name, _, name = path.rpartition(".")
+    if not module_name:
+        raise ConfigError(f"{what}: {path!r} is not an import path (expected module.Name)")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ConfigError(f"{what}: cannot import {module_name!r} ({error})") from None
+    if not hasattr(module, name):
+        raise ConfigError(f"{what}: cannot import {path!r} ({module_name} has no {name!r})")
+    return getattr(module, name)
+
+
+def import_class(
+    path: str, what: str, *, base: type | None = None, default_module: str | None = None
+) -> type:
+    """The class at ``path``, checked to be a subclass of ``base`` when one is given."""
+    found = import_object(path, what, default_module=default_module)
+    if not inspect.isclass(found) or (base is not None and not issubclass(found, base)):
+        kind = f"a subclass of {base.__module__}.{base.__qualname__}" if base else "a class"
+        raise ConfigError(f"{what}: {path!r} is not {kind}")
+    return found
+
+
+def instantiate(spec: Mapping[str, Any] | str | type, what: str = "object", **defaults: Any) -> Any:
+    """Build ``{class_path: ..., init_args: {...}}``, a bare class path or a class, with
+    ``defaults`` as keyword arguments that ``init_args`` override."""
+    init_args: dict[str, Any] = {}
+    if isinstance(spec, type):
+        cls = spec
+    elif isinstance(spec, str):
+        cls = import_class(spec, what)
+    elif isinstance(spec, Mapping):
+        unknown = set(spec) - {"class_path", "init_args"}
+        if "class_path" not in spec or unknown:
+            raise ConfigError(
+                f"{what}: expected {{class_path: module.Class, init_args: {{...}}}}, got keys "
+                f"{sorted(spec)}"
+            )
+        cls = import_class(str(spec["class_path"]), what)
+        init_args = dict(spec.get("init_args") or {})
+    else:
+        raise ConfigError(
+            f"{what}: expected a class path or {{class_path, init_args}}, got {spec!r}"
+        )
+    try:
+        return cls(**{**defaults, **init_args})
+    except TypeError as error:
+        raise ConfigError(
+            f"{what}: cannot build {cls.__module__}.{cls.__qualname__}: {error}"
+        ) from None
