@@ -36,6 +36,7 @@ test: env
 lint: env
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) $(RUNS_DIR) .pytest_cache .ruff_cache

@@ -78,7 +78,7 @@ def make_eval_pipeline(
     """The configured evaluation pipeline (``config.eval_pipeline`` or the default), with a
     method's augmentation after the mandatory degradations."""
     span = config.eval_jpeg_quality_range
-    defaults = {
+    defaults: dict[str, Any] = {
         "input_size": input_size,
         "crop": crop,
         "seed": config.augmentation_seed,

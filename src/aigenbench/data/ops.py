@@ -305,6 +305,8 @@ def jpeg(image: np.ndarray, quality: int, encoder: JpegEncoder = "opencv") -> np
     else:
         raise ValueError(f"unknown JPEG encoder {encoder!r}; use one of {JPEG_ENCODERS}")
     decoded = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    if decoded is None:  # cannot happen for bytes both encoders just wrote
+        raise ValueError(f"the {encoder} JPEG encoder wrote bytes OpenCV cannot decode")
     return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
 
 

@@ -159,9 +159,8 @@ class EvaluationDegradations:
             image = jpeg(image, plan.jpeg2, "jpeg2")
         if plan.resized_crop is not None:
             side, interpolation = plan.resized_crop
-            box = ops.random_resized_crop_box(
-                *image.shape[:2], (0.5, 1.0), (0.9, 1 / 0.9), pixel_rng
-            )
+            height, width = image.shape[:2]
+            box = ops.random_resized_crop_box(height, width, (0.5, 1.0), (0.9, 1 / 0.9), pixel_rng)
             _note(trace, f"resized_crop:{side}:{interpolation}")
             image = ops.resize(image, side, side, interpolation, box=box)
         if plan.jpeg3 is not None:
@@ -213,7 +212,8 @@ class BaselineTrainAugmentation:
     ) -> np.ndarray:
         if rng.random() < self.p_resized_crop:
             size = self.resized_crop_size
-            box = ops.random_resized_crop_box(*image.shape[:2], (0.08, 1.0), (3 / 4, 4 / 3), rng)
+            height, width = image.shape[:2]
+            box = ops.random_resized_crop_box(height, width, (0.08, 1.0), (3 / 4, 4 / 3), rng)
             _note(trace, "resized_crop")
             image = ops.resize(image, size, size, "bilinear", box=box)
         if rng.random() < self.p_color_jitter:

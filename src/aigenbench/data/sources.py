@@ -121,7 +121,7 @@ class HFDiskSource(ImageSource):
         return {"path": self.path}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"])
+        type(self).__init__(self, state["path"])
 
     def _dataset(self, split: str) -> Any:
         if self._datasets is None:

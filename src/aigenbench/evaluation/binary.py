@@ -66,7 +66,24 @@ class SubsetMetrics:
         return asdict(self)
 
 
-EMPTY = SubsetMetrics(*([None] * len(METRIC_KEYS)), n_real=0, n_fake=0, tp=0, fp=0, tn=0, fn=0)
+EMPTY = SubsetMetrics(
+    auroc=None,
+    ap=None,
+    accuracy=None,
+    balanced_accuracy=None,
+    precision=None,
+    recall=None,
+    f1=None,
+    tnr=None,
+    eer=None,
+    best_f1_threshold=None,
+    n_real=0,
+    n_fake=0,
+    tp=0,
+    fp=0,
+    tn=0,
+    fn=0,
+)
 """A subset without images: every metric not defined."""
 
 

@@ -34,6 +34,7 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.special import softmax
@@ -388,7 +389,7 @@ def save_predictions(path: str | os.PathLike[str], predictions: Predictions) -> 
     Uncompressed ``np.savez`` like the official writer; no pickled objects, so the official
     script (``np.load`` with ``allow_pickle=False``) reads it.
     """
-    arrays = predictions_arrays(predictions)
+    arrays: dict[str, Any] = predictions_arrays(predictions)
     return write_atomic(path, lambda handle: np.savez(handle, **arrays))
 
 

@@ -69,8 +69,11 @@ def transfer_metrics(matrix: Matrix, steps: Sequence[int] | None = None) -> Tran
         learned = cell(window, window)
         if learned is not None:
             backward.append(last - learned)
-        earlier = [cell(step, window) for step in range(window, final)]
-        earlier = [value for value in earlier if value is not None]
+        earlier = [
+            value
+            for value in (cell(step, window) for step in range(window, final))
+            if value is not None
+        ]
         if earlier:
             forgetting.append(max(earlier) - last)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -46,8 +47,8 @@ class Backbone:
         self.std = _triple(self.std, "std")
 
 
-def _triple(values: object, what: str) -> tuple[float, float, float]:
-    items = tuple(float(v) for v in values)  # type: ignore[union-attr]
+def _triple(values: Iterable[Any], what: str) -> tuple[float, float, float]:
+    items = tuple(float(v) for v in values)
     if len(items) != 3:
         raise ValueError(f"Backbone.{what} needs one value per RGB channel, got {items}")
     return items  # type: ignore[return-value]

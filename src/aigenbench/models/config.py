@@ -7,7 +7,7 @@ import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from torch.optim import Optimizer
 
@@ -43,6 +43,14 @@ class OptimizerConfig:
     """Import path of a ``torch.optim.Optimizer`` subclass, e.g. ``torch.optim.AdamW``."""
     init_args: dict[str, Any] = field(default_factory=_default_optimizer_args)
     """Its keyword arguments; ``lr`` is the head's learning rate (and OneCycle's max_lr)."""
+
+
+if TYPE_CHECKING:
+    OptimizerField = OptimizerConfig
+    """What ``ModelConfig.optimizer`` holds once built: always an OptimizerConfig."""
+else:
+    OptimizerField = OptimizerSpec
+    """What jsonargparse parses it as: ``class_path`` + ``init_args`` of an optimiser."""
 
 
 @dataclass
@@ -169,7 +177,7 @@ class ModelConfig:
     fusion: str = "mean"
     """How the crop scores of one image are fused: a registered name (mean, max, median) or
     the import path of a function ``scores[n_crops] -> score``."""
-    optimizer: OptimizerSpec = field(default_factory=_default_optimizer)  # type: ignore[assignment]
+    optimizer: OptimizerField = field(default_factory=_default_optimizer)  # type: ignore[assignment]
     """``class_path`` (e.g. torch.optim.AdamW) and ``init_args`` (``lr`` is the head's learning
     rate). Default: SGD lr 1e-3, momentum 0.9, weight decay 1e-4 (the protocol's). Stored as
     an :class:`OptimizerConfig`."""
@@ -190,7 +198,7 @@ class ModelConfig:
     """``torch.compile`` the backbone (GPUs; the first steps are slower while it compiles)."""
 
     def __post_init__(self) -> None:
-        self.optimizer = optimizer_config(self.optimizer)  # type: ignore[assignment]
+        self.optimizer = optimizer_config(self.optimizer)
         if isinstance(self.scheduler, dict):
             self.scheduler = SchedulerConfig(**self.scheduler)
         if isinstance(self.unfreeze_at, dict):

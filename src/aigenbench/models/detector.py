@@ -28,6 +28,12 @@ class Detector(nn.Module):
     over those features: ``logits`` plus anything a loss needs).
     """
 
+    # Registered buffers (they follow the module's device and are saved with it).
+    mean: torch.Tensor
+    """The backbone's normalisation mean x 255, shaped ``[1, 3, 1, 1]``."""
+    std: torch.Tensor
+    """The backbone's normalisation std x 255, shaped ``[1, 3, 1, 1]``."""
+
     trainable_marker: str | None = None
     """When set, "training the backbone" trains only its parameters whose name contains this
     (LoRA adapters, Effort's residual): the rest of the backbone never changes."""
@@ -129,6 +135,7 @@ class Detector(nn.Module):
     def head_forward(self, features: torch.Tensor) -> torch.Tensor:
         """Logits ``[B, num_outputs]`` of backbone features (cached features included)."""
         weight = self.head[1].weight
+        assert isinstance(weight, torch.Tensor)
         return self.head(features.to(weight.dtype) if features.dtype != weight.dtype else features)
 
     def head_outputs(self, features: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -30,7 +30,7 @@ class HFImageEncoder(nn.Module):
 
     def __init__(self, model: nn.Module, pooling: Pooling = "auto") -> None:
         super().__init__()
-        self.model = model
+        self.model: Any = model  # a transformers model (untyped library)
         if pooling == "auto":
             pooling = "image_features" if hasattr(model, "get_image_features") else "pooler"
         self.pooling = pooling
@@ -132,7 +132,9 @@ def _probe_dim(encoder: nn.Module, size: int) -> int:
     return int(features.shape[1])
 
 
-def _normalisation(transformers: Any, name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def _normalisation(
+    transformers: Any, name: str
+) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
     """The repository's image mean/std (its preprocessor config), else ImageNet's."""
     try:
         path = transformers.utils.cached_file(
@@ -144,7 +146,9 @@ def _normalisation(transformers: Any, name: str) -> tuple[tuple[float, ...], tup
         with open(path, encoding="utf-8") as handle:
             cfg = json.load(handle)
         if "image_mean" in cfg and "image_std" in cfg:
-            return tuple(cfg["image_mean"]), tuple(cfg["image_std"])
+            mean, std = (tuple(float(v) for v in cfg[key]) for key in ("image_mean", "image_std"))
+            if len(mean) == 3 and len(std) == 3:
+                return (mean[0], mean[1], mean[2]), (std[0], std[1], std[2])
     logger.info("hf:%s has no preprocessor config with image_mean/std: using ImageNet's", name)
     return IMAGENET_MEAN, IMAGENET_STD
 

@@ -153,6 +153,7 @@ class FeatureStore:
             self._set_index(*_empty_index())
             _atomic_json(meta_path, self._meta())
             return
+        assert meta is not None  # `same` implies it
         self._parts = list(meta["parts"])
         index_path = self.root / "index.npz"
         if index_path.is_file():
@@ -404,7 +405,7 @@ def _atomic_npy(path: Path, array: np.ndarray) -> None:
     write_atomic(path, lambda handle: np.save(handle, array))
 
 
-def _atomic_npz(path: Path, **arrays: np.ndarray) -> None:
+def _atomic_npz(path: Path, **arrays: Any) -> None:
     write_atomic(path, lambda handle: np.savez(handle, **arrays))
 
 
@@ -477,7 +478,7 @@ def extract_features(
 # ----------------------------------------------------------------------------- cached batches
 
 
-def _passthrough(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def _passthrough(batch: Any) -> Any:
     return batch
 
 

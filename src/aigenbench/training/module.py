@@ -30,6 +30,7 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 
 from aigenbench.data.pipelines import EvalAugmentation, TrainAugmentation
 from aigenbench.errors import ConfigError
@@ -504,7 +505,7 @@ class DetectorModule(L.LightningModule):
             )
         return groups
 
-    def configure_optimizers(self) -> dict[str, Any]:
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         optimizer = build_optimizer(self.config.optimizer, self.parameter_groups())
         total = self.trainer.estimated_stepping_batches
         if not math.isfinite(float(total)):
