@@ -7,7 +7,7 @@ import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from torch.optim import Optimizer
 
@@ -43,14 +43,6 @@ class OptimizerConfig:
     """Import path of a ``torch.optim.Optimizer`` subclass, e.g. ``torch.optim.AdamW``."""
     init_args: dict[str, Any] = field(default_factory=_default_optimizer_args)
     """Its keyword arguments; ``lr`` is the head's learning rate (and OneCycle's max_lr)."""
-
-
-if TYPE_CHECKING:
-    OptimizerField = OptimizerConfig
-    """What ``ModelConfig.optimizer`` holds once built: always an OptimizerConfig."""
-else:
-    OptimizerField = OptimizerSpec
-    """What jsonargparse parses it as: ``class_path`` + ``init_args`` of an optimiser."""
 
 
 @dataclass
@@ -177,7 +169,7 @@ class ModelConfig:
     fusion: str = "mean"
     """How the crop scores of one image are fused: a registered name (mean, max, median) or
     the import path of a function ``scores[n_crops] -> score``."""
-    optimizer: OptimizerField = field(default_factory=_default_optimizer)  # type: ignore[assignment]
+    optimizer: OptimizerSpec = field(default_factory=_default_optimizer)  # type: ignore[assignment]
     """``class_path`` (e.g. torch.optim.AdamW) and ``init_args`` (``lr`` is the head's learning
     rate). Default: SGD lr 1e-3, momentum 0.9, weight decay 1e-4 (the protocol's). Stored as
     an :class:`OptimizerConfig`."""
@@ -197,8 +189,14 @@ class ModelConfig:
     compile: bool = False
     """``torch.compile`` the backbone (GPUs; the first steps are slower while it compiles)."""
 
+    @property
+    def optimizer_settings(self) -> OptimizerConfig:
+        """The optimiser as an :class:`OptimizerConfig` (``optimizer`` is declared as the
+        callable jsonargparse parses ``class_path``/``init_args`` into; built, it holds one)."""
+        return optimizer_config(self.optimizer)
+
     def __post_init__(self) -> None:
-        self.optimizer = optimizer_config(self.optimizer)
+        self.optimizer = optimizer_config(self.optimizer)  # type: ignore[assignment]
         if isinstance(self.scheduler, dict):
             self.scheduler = SchedulerConfig(**self.scheduler)
         if isinstance(self.unfreeze_at, dict):

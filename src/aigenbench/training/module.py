@@ -506,7 +506,7 @@ class DetectorModule(L.LightningModule):
         return groups
 
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
-        optimizer = build_optimizer(self.config.optimizer, self.parameter_groups())
+        optimizer = build_optimizer(self.config.optimizer_settings, self.parameter_groups())
         total = self.trainer.estimated_stepping_batches
         if not math.isfinite(float(total)):
             raise ConfigError(
