@@ -13,10 +13,11 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from aigenbench.config_fields import RUNTIME, is_runtime
 from aigenbench.errors import ConfigError
 from aigenbench.protocol import ProtocolConfig
 
@@ -33,31 +34,6 @@ SHORTHANDS: dict[str, str] = {
     "--print-config": "--print_config",
 }
 
-# Keys that change how a run executes, not what it computes: an experiment may be resumed with
-# other values. Everything else must match the experiment's config.yaml.
-RUNTIME_KEYS = (
-    "experiment.runs_dir",
-    "experiment.window",
-    "experiment.loggers",
-    "experiment.wandb_project",
-    "experiment.checkpoint_every_n_steps",
-    "experiment.checkpoint_every_minutes",
-    "experiment.imports",
-    "data.num_workers",
-    "data.eval_batch_size",
-    "data.pin_memory",
-    "data.persistent_workers",
-    "data.prefetch_factor",
-    "data.source",
-    "data.source_kind",
-    "trainer.accelerator",
-    "trainer.devices",
-    "trainer.num_nodes",
-    "trainer.strategy",
-    "trainer.enable_progress_bar",
-    "trainer.log_every_n_steps",
-)
-
 
 @dataclass
 class ExperimentConfig:
@@ -66,42 +42,46 @@ class ExperimentConfig:
     id: str | None = None
     """Experiment name: results go to ``<runs_dir>/<id>/``. Default: derived from the model and a
     hash of the settings, so re-running the same command finds and resumes the same experiment."""
-    runs_dir: str = "runs"
+    runs_dir: str = field(default="runs", metadata=RUNTIME)
     """Folder holding every experiment directory."""
     seed: int = 1234
     """Seed of the head's initialisation and of the training order (data draws have their own)."""
-    window: int | None = None
+    window: int | None = field(default=None, metadata=RUNTIME)
     """Run only this window (0-based); earlier windows must be done. None: every window."""
     feature_cache: Literal["auto", "off"] = "auto"
     """``auto``: with a frozen backbone, compute each evaluation image's features once per
     experiment and reuse them in every window (and training features when the augmentation has
     no stochastic part); identical results, much faster. ``off``: always run the backbone."""
-    checkpoint_every_n_steps: int | None = None
+    checkpoint_every_n_steps: int | None = field(default=None, metadata=RUNTIME)
     """Save ``last.ckpt`` every this many optimiser steps; None: every
     ``checkpoint_every_minutes``. Either way also on Ctrl-C / SIGTERM, after the batch."""
-    checkpoint_every_minutes: float = 10.0
+    checkpoint_every_minutes: float = field(default=10.0, metadata=RUNTIME)
     """Save ``last.ckpt`` this often (wall time) when ``checkpoint_every_n_steps`` is None."""
     loggers: list[Literal["tensorboard", "csv", "wandb"]] = field(
-        default_factory=lambda: ["tensorboard", "csv"]
+        default_factory=lambda: ["tensorboard", "csv"], metadata=RUNTIME
     )
     """Where training curves go: ``runs/<id>/logs/<logger>/window_<k>``; wandb groups the windows
     of an experiment."""
-    wandb_project: str = "aigenbench"
+    wandb_project: str = field(default="aigenbench", metadata=RUNTIME)
     """W&B project (with ``loggers: [wandb, ...]``)."""
-    imports: list[str] = field(default_factory=list)
+    imports: list[str] = field(default_factory=list, metadata=RUNTIME)
     """Python modules to import first, e.g. one that registers your own backbone factory."""
+    allow_world_size_change: bool = field(default=False, metadata=RUNTIME)
+    """Continue an experiment on another number of processes (devices x num_nodes) than the one
+    that trained it. Refused by default: the overall batch and the position in the epoch depend
+    on it, so the results would differ from an uninterrupted run."""
 
 
 @dataclass
 class TrainerConfig:
     """Lightning Trainer settings, per window (the ``trainer`` section)."""
 
-    accelerator: str = "auto"
+    accelerator: str = field(default="auto", metadata=RUNTIME)
     """``cpu``, ``gpu``, ``auto``, ..."""
-    devices: int | str = "auto"
+    devices: int | str = field(default="auto", metadata=RUNTIME)
     """Devices per node: a number, ``auto`` or a list string like ``"0,1"``."""
-    num_nodes: int = 1
-    strategy: str = "auto"
+    num_nodes: int = field(default=1, metadata=RUNTIME)
+    strategy: str = field(default="auto", metadata=RUNTIME)
     """``auto``, ``ddp``, ``fsdp``, ``ddp_find_unused_parameters_true``, ..."""
     precision: str = "32-true"
     """``32-true``, ``bf16-mixed``, ``16-mixed``, ..."""
@@ -113,10 +93,10 @@ class TrainerConfig:
     """Overall batch = data.train_batch_size x this x devices (the paper: 512)."""
     gradient_clip_val: float | None = 1.0
     gradient_clip_algorithm: Literal["norm", "value"] = "norm"
-    log_every_n_steps: int = 10
+    log_every_n_steps: int = field(default=10, metadata=RUNTIME)
     deterministic: bool = False
     """``torch.use_deterministic_algorithms`` (slower on GPUs; CPU runs repeat exactly anyway)."""
-    enable_progress_bar: bool = True
+    enable_progress_bar: bool = field(default=True, metadata=RUNTIME)
     """Progress bars with an ETA in a terminal (never in a log file, where each window prints
     one line when it is done)."""
     limit_train_batches: int | float | None = None
@@ -367,13 +347,33 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def result_affecting(raw: dict[str, Any]) -> dict[str, Any]:
-    """The settings that change results (everything but :data:`RUNTIME_KEYS`), flattened."""
+def section_classes() -> dict[str, type]:
+    """The dataclass of each config section."""
+    from aigenbench.data.config import DataConfig
+    from aigenbench.models.config import ModelConfig
+
     return {
-        key: value
-        for key, value in flatten(raw).items()
-        if key not in RUNTIME_KEYS and key != "experiment.id"
+        "protocol": ProtocolConfig,
+        "data": DataConfig,
+        "model": ModelConfig,
+        "trainer": TrainerConfig,
+        "experiment": ExperimentConfig,
     }
+
+
+def runtime_keys() -> frozenset[str]:
+    """Dotted keys of the fields marked :data:`~aigenbench.config_fields.RUNTIME` (plus the
+    experiment's id, which names the experiment rather than configuring it)."""
+    keys = {"experiment.id"}
+    for section, cls in section_classes().items():
+        keys.update(f"{section}.{f.name}" for f in fields(cls) if is_runtime(f.metadata))
+    return frozenset(keys)
+
+
+def result_affecting(raw: dict[str, Any]) -> dict[str, Any]:
+    """The settings that change results (every field not marked runtime), flattened."""
+    runtime = runtime_keys()
+    return {key: value for key, value in flatten(raw).items() if key not in runtime}
 
 
 def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -161,8 +161,16 @@ def test_decompression_bomb_is_refused_from_the_header():
     bomb = _png_with_size(100_000, 100_000)
     assert len(bomb) < 200
     # 10^10 pixels (30 GB decoded): refused from the header, before any allocation.
-    with pytest.raises(UnreadableImage, match="decompression bomb"):
+    with pytest.raises(UnreadableImage, match="decompression bomb") as error:
         decode_image(bomb)
+    assert "data.max_image_pixels is 134,217,728" in str(error.value)  # our setting, not PIL's
+
+
+def test_the_bomb_message_quotes_the_configured_limit():
+    data = encode(random_image(40, 40), "PNG")
+    with pytest.raises(UnreadableImage) as error:
+        decode_image(data, max_pixels=1000)
+    assert "40x40 = 1,600 pixels; data.max_image_pixels is 1,000" in str(error.value)
 
 
 def test_max_pixels_is_configurable():

@@ -186,9 +186,23 @@ def test_manifest_errors(tmp_path):
 
 
 def test_missing_file_reads_as_unreadable_not_a_crash(tmp_path):
+    from aigenbench.data.decode import UnreadableImage
+
     manifest = _write_manifest(tmp_path, ".csv")
     (tmp_path / "images" / "00.png").unlink()
-    assert open_source(manifest).read("train", 0) == b""
+    with pytest.raises(UnreadableImage) as error:
+        open_source(manifest).read("train", 0)
+    assert "00.png: the file does not exist" in str(error.value)
+    assert "0 bytes" not in str(error.value)
+
+
+def test_a_manifest_that_is_not_utf8_is_named_with_the_fix(tmp_path):
+    manifest = _write_manifest(tmp_path, ".csv")
+    manifest.write_bytes(manifest.read_bytes().replace(b"GenA", b"G\xe9nA"))
+    with pytest.raises(DataError) as error:
+        open_source(manifest)
+    assert f"manifest {manifest} is not UTF-8 text (byte 0xe9" in str(error.value)
+    assert "iconv" in str(error.value)
 
 
 def test_detection_errors_name_the_path_and_layouts(tmp_path):

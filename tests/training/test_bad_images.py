@@ -42,15 +42,28 @@ def test_corrupt_images_are_replaced_in_training_and_flagged_in_evaluation(
     bad_eval = Path(source.describe("validation", evaluated_real))
     bad_eval.write_bytes(b"\xff\xd8\xff\xe0 truncated")
     trained_fake = next(i for i in plan.training_ids(0) if source.generators("train")[i] != "")
-    Path(source.describe("train", trained_fake)).write_bytes(b"")
+    bad_train = Path(source.describe("train", trained_fake))
+    bad_train.write_bytes(b"")
 
-    result = run_cli(*fit_args(tiny_config, root, tmp_path / "runs", "bad"))
+    result = run_cli(
+        *fit_args(tiny_config, root, tmp_path / "runs", "bad"), "--data.num_workers", "2"
+    )
     assert result.exit_code == 0, result.err
 
     run_dir = tmp_path / "runs" / "bad"
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["data"]["unreadable_evaluation_images"] == [
         {"id": evaluated_real, "path": str(bad_eval)}
+    ]
+    # counted once although met in both windows, by loader worker processes
+    assert summary["data"]["n_unreadable_training_images"] == 1
+    assert summary["data"]["unreadable_training_images"] == [
+        {
+            "id": trained_fake,
+            "path": str(bad_train),
+            "reason": "empty file (0 bytes)",
+            "windows": [0, 1],
+        }
     ]
     for window in (0, 1):
         metrics = json.loads((run_dir / f"window_{window}" / "metrics.json").read_text())

@@ -162,3 +162,20 @@ def test_unfreezing_after_the_last_window_is_an_error(
     assert result.exit_code == 2
     assert "{window: 20}" in result.err and "2 window(s) (0..1)" in result.err
     assert not (tmp_path / "x").exists()
+
+
+def test_missing_pretrained_weights_are_found_before_anything_is_written(
+    run_cli, tiny_benchmark, tiny_config, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    result = run_cli(
+        *fit_args(tiny_config, tiny_benchmark, tmp_path, "x"),
+        "--model.backbone",
+        "timm:resnet18.a1_in1k",
+        "--model.pretrained",
+        "true",
+    )
+    assert result.exit_code == 2
+    assert "timm/resnet18.a1_in1k" in result.err and "HF_HUB_OFFLINE" in result.err
+    assert not (tmp_path / "x").exists()  # no config.yaml pinned by a start that trained nothing

@@ -24,6 +24,9 @@ def experiment_config(run_dir: str | Path, overrides: list[str], prog: str) -> C
             f"{run_dir} is not an experiment directory (no config.yaml); give the folder that "
             "`aigenbench fit` created, e.g. runs/<experiment-id>"
         )
+    from aigenbench.training.experiment_dir import read_recorded_config
+
+    read_recorded_config(config_file)  # a damaged one: named, with the repair
     return parse_config(
         [
             "--config",

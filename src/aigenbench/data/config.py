@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from aigenbench.config_fields import RUNTIME
 from aigenbench.errors import ConfigError
 
 SourceKind = Literal["auto", "hf", "folder", "manifest"]
@@ -15,17 +16,17 @@ SourceKind = Literal["auto", "hf", "folder", "manifest"]
 class DataConfig:
     """Dataset location, loaders and pixel pipelines (docs/PROTOCOL.md §2 and §6)."""
 
-    source: str | None = None
+    source: str | None = field(default=None, metadata=RUNTIME)
     """Dataset path: a saved ``datasets.DatasetDict`` directory (the official format), an image
     folder ``ROOT/{train,validation}/{real,<generator>}/*``, or a manifest ``.csv``/``.jsonl``
     (columns path, label, generator, split)."""
-    source_kind: SourceKind = "auto"
+    source_kind: SourceKind = field(default="auto", metadata=RUNTIME)
     """``auto`` detects the layout; or force ``hf``, ``folder`` or ``manifest``."""
     train_batch_size: int = 32
     """Training batch size per device (overall batch = this x accumulation x devices)."""
-    eval_batch_size: int = 64
+    eval_batch_size: int = field(default=64, metadata=RUNTIME)
     """Evaluation batch size per device, in images (a multicrop batch holds 5 crops per image)."""
-    num_workers: int = 4
+    num_workers: int = field(default=4, metadata=RUNTIME)
     """DataLoader worker processes per device (0: load in the main process). The samples do not
     depend on it."""
     augmentation_factor: int = 4
@@ -56,11 +57,11 @@ class DataConfig:
     ``aigenbench.data.pipelines.EvalPipeline``)."""
     max_image_pixels: int = 1 << 27
     """Images above this many pixels are refused as unreadable (decompression-bomb guard)."""
-    pin_memory: bool | None = None
+    pin_memory: bool | None = field(default=None, metadata=RUNTIME)
     """Page-lock batches for faster host-to-GPU copies (None: when CUDA is available)."""
-    persistent_workers: bool = True
+    persistent_workers: bool = field(default=True, metadata=RUNTIME)
     """Keep worker processes alive between epochs and evaluations."""
-    prefetch_factor: int = 2
+    prefetch_factor: int = field(default=2, metadata=RUNTIME)
     """Batches each worker prepares ahead."""
 
     def __post_init__(self) -> None:

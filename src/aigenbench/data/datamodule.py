@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -128,6 +129,8 @@ class WindowDataModule(L.LightningDataModule):
         self.window = window
         # A continual strategy trains a window on its own rows plus rows of earlier windows.
         self._train_ids = None if train_ids is None else [int(i) for i in train_ids]
+        self.unreadable_log: Path | None = None
+        """Where the training set appends its unreadable images (see TrainingDataset)."""
         self.config = config
         self.input_size = input_size
         self.stage = stage
@@ -173,7 +176,7 @@ class WindowDataModule(L.LightningDataModule):
         """Training rows ``ids`` through this window's training pipeline (``augmentation_factor``
         copies each; 1: copy 0 only, what a strategy's post-window passes read)."""
         generator_of = dict(zip(self.plan.train.ids, self.plan.train.generators, strict=True))
-        return TrainingDataset(
+        dataset = TrainingDataset(
             self.source,
             ids,
             [generator_of[row_id] for row_id in ids],
@@ -184,6 +187,8 @@ class WindowDataModule(L.LightningDataModule):
             seed=self.config.augmentation_seed,
             max_pixels=self.config.max_image_pixels,
         )
+        dataset.unreadable_log = self.unreadable_log
+        return dataset
 
     def rows_loader(self, ids: Sequence[int], batch_size: int | None = None) -> DataLoader:
         """Batches of training rows ``ids`` (copy 0, in the order given, not sharded by rank);

@@ -20,6 +20,7 @@ goes through PIL, which also supplies the reason of a failure.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from pathlib import Path
 
@@ -57,15 +58,12 @@ def decode_image(
     if data is None or len(data) == 0:
         raise UnreadableImage("empty file (0 bytes)")
     data = bytes(data)
-    image = _open_header(data)
+    image = _open_header(data, max_pixels)
     width, height = image.size
     if width < 1 or height < 1:
         raise UnreadableImage(f"invalid size {width}x{height}")
     if width * height > max_pixels:
-        raise UnreadableImage(
-            f"image too large ({width}x{height} = {width * height:,} pixels, limit "
-            f"{max_pixels:,}): possible decompression bomb"
-        )
+        raise too_large(f"{width}x{height} = {width * height:,} pixels", max_pixels)
     orientation = _orientation(image)
     array: np.ndarray | None = None
     if image.format in _CV2_FORMATS and image.mode in (
@@ -106,7 +104,15 @@ def decode_file(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nd
         raise error.at(str(path)) from None
 
 
-def _open_header(data: bytes) -> Image.Image:
+def too_large(size: str, max_pixels: int) -> UnreadableImage:
+    """The decompression-bomb refusal, quoting the setting that decides it."""
+    return UnreadableImage(
+        f"image too large ({size}; data.max_image_pixels is {max_pixels:,}): possible "
+        "decompression bomb; if the image is genuine, raise data.max_image_pixels"
+    )
+
+
+def _open_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """PIL's lazy open: reads the header only (format, mode, size), no pixel data."""
     try:
         with warnings.catch_warnings():
@@ -117,7 +123,10 @@ def _open_header(data: bytes) -> Image.Image:
     except UnidentifiedImageError:
         raise UnreadableImage(f"not an image (unknown format; starts with {data[:8]!r})") from None
     except Image.DecompressionBombError as error:
-        raise UnreadableImage(f"possible decompression bomb ({error})") from None
+        # PIL refuses beyond twice its own limit before we see the size: report ours.
+        found = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"{int(found.group(1)):,} pixels" if found else "beyond PIL's own limit"
+        raise too_large(size, max_pixels) from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as error:
         raise UnreadableImage(f"truncated or corrupt header ({error})") from None
 

@@ -14,8 +14,10 @@ Either way the ID, the path and the reason are logged once per process and kept 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -91,6 +93,9 @@ class TrainingDataset(Dataset):
         self.seed = int(seed)
         self.max_pixels = max_pixels
         self.unreadable: dict[int, str] = {}
+        self.unreadable_log: Path | None = None
+        """When set: each unreadable image is also appended to this JSON-lines file (loader
+        workers are separate processes; appends of one short line do not interleave)."""
         self._same_label = {label: np.flatnonzero(self.labels == label) for label in (0, 1)}
 
     def __len__(self) -> int:
@@ -146,6 +151,15 @@ class TrainingDataset(Dataset):
             log.warning(
                 "unreadable training image %s; replaced by another of the same label", error
             )
+            if self.unreadable_log is not None:
+                line = {
+                    "id": row_id,
+                    "path": self.source.describe(self.split, row_id),
+                    "reason": error.reason,
+                }
+                self.unreadable_log.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.unreadable_log, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(line) + "\n")
 
 
 class EvaluationDataset(Dataset):

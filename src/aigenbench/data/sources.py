@@ -214,13 +214,20 @@ class HFDiskSource(ImageSource):
 
 
 def _read_file(path: Path, root: Path) -> bytes:
-    """Bytes of an image file; a missing file reads as empty (an unreadable image, not a crash)."""
+    """Bytes of an image file; a missing or unreadable file is an unreadable image (named, with
+    the reason), not a crash."""
+    from aigenbench.data.decode import UnreadableImage
+
     if not path.is_absolute():
         path = root / path
     try:
         return path.read_bytes()
-    except OSError:
-        return b""
+    except FileNotFoundError:
+        raise UnreadableImage("the file does not exist", str(path)) from None
+    except OSError as error:
+        raise UnreadableImage(
+            f"cannot read the file ({error.strerror or error})", str(path)
+        ) from None
 
 
 # ---------------------------------------------------------------------------------- file-based rows
@@ -308,7 +315,14 @@ class ManifestSource(_FileRowsSource):
         suffix = self.path.suffix.lower()
         if suffix not in (".csv", ".jsonl"):
             raise DataError(f"manifest {self.path}: expected a .csv or .jsonl file")
-        records = self._read_csv() if suffix == ".csv" else self._read_jsonl()
+        try:
+            records = self._read_csv() if suffix == ".csv" else self._read_jsonl()
+        except UnicodeDecodeError as error:
+            raise DataError(
+                f"manifest {self.path} is not UTF-8 text (byte {error.object[error.start]:#04x} "
+                f"at offset {error.start}); save it as UTF-8, e.g. "
+                f"`iconv -f latin1 -t utf-8 {self.path} > fixed{suffix}`"
+            ) from None
         rows: dict[str, list[tuple[Path, int, str]]] = {split: [] for split in SPLITS}
         base = self.path.parent
         for where, record in records:

@@ -28,7 +28,9 @@ so the repeat is harmless there, and :func:`load_predictions` drops it.
 
 from __future__ import annotations
 
+import io
 import os
+import pickle
 import re
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
@@ -406,10 +408,9 @@ def _open_npz(path: Path) -> dict[str, np.ndarray]:
                         raise
             if "windows_timeline" in keys and "windows_timeline" not in arrays:
                 # Written by NumPy < 1.24 from ragged windows: an object array, which only a
-                # pickle can hold. Load that one key with pickles allowed (a predictions file
-                # is a local artefact of the user's own run).
-                with np.load(path, allow_pickle=True) as pickled:
-                    arrays["windows_timeline"] = pickled["windows_timeline"]
+                # pickle can hold. Never unpickled as such (a pickle runs code): decoded by a
+                # reader that accepts nothing but lists of strings.
+                arrays["windows_timeline"] = read_ragged_windows(path)
             return arrays
     except FileNotFoundError:
         raise DataError(f"predictions file {path} does not exist") from None
@@ -418,6 +419,61 @@ def _open_npz(path: Path) -> dict[str, np.ndarray]:
             f"predictions file {path} is corrupt or not a NumPy .npz ({error}); delete it and "
             "re-run the evaluation of that window"
         ) from None
+
+
+_PICKLE_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+}
+"""The only callables an object array of lists of strings needs to be rebuilt."""
+
+
+class _WindowsUnpickler(pickle.Unpickler):
+    """Refuses every global but the three that rebuild an empty NumPy object array."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _PICKLE_GLOBALS:
+            raise pickle.UnpicklingError(f"it refers to {module}.{name}")
+        return super().find_class(module, name)
+
+
+def read_ragged_windows(path: Path) -> np.ndarray:
+    """The official ragged ``windows_timeline`` (an object array of lists of generator names).
+
+    Read without running code: the pickle may name only the NumPy constructors of an object
+    array, and the result must be a 1-D array whose items are lists of strings. Anything else
+    is a DataError.
+    """
+
+    def refuse(reason: str) -> DataError:
+        return DataError(
+            f"predictions file {path}: 'windows_timeline' is not a list of windows of generator "
+            f"names ({reason}); it was not loaded. Rewrite the file with windows_timeline as a "
+            "2-D string array (aigenbench writes it so)"
+        )
+
+    with zipfile.ZipFile(path) as archive, archive.open("windows_timeline.npy") as handle:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+        if dtype != np.dtype(object) or len(shape) != 1:
+            raise refuse(f"an array of {dtype} with shape {shape}")
+        try:
+            value = _WindowsUnpickler(io.BytesIO(handle.read())).load()
+        except Exception as error:  # anything the restricted unpickler refuses
+            raise refuse(str(error) or type(error).__name__) from None
+    if not isinstance(value, np.ndarray) or value.dtype != object or value.shape != shape:
+        raise refuse(f"it holds {type(value).__name__}")
+    windows = np.empty(len(value), dtype=object)
+    for index, window in enumerate(value.tolist()):
+        if not isinstance(window, list | tuple) or not all(isinstance(n, str) for n in window):
+            raise refuse(f"window {index} is {type(window).__name__}, not a list of strings")
+        windows[index] = [str(name) for name in window]
+    return windows
 
 
 def load_predictions(path: str | os.PathLike[str]) -> Predictions:
@@ -468,6 +524,9 @@ def load_predictions(path: str | os.PathLike[str]) -> Predictions:
             "in crop_identifiers, so 'pairing' cannot be matched to the images"
         )
 
+    names = np.asarray(arrays["generator_id_to_name"]).astype(str)
+    _check_values(path, np.asarray(crop_scores), generator_ids, pairing, len(names))
+
     def fused_or(key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
         value = arrays.get(key)
         return np.asarray(value) if value is not None and len(value) == n_images else compute()
@@ -495,7 +554,7 @@ def load_predictions(path: str | os.PathLike[str]) -> Predictions:
         fused_identifiers=fused_or("fused_identifiers", lambda: crop_ids[starts]),
         fused_losses=fused_or("fused_losses", lambda: fuse_mean(crop_losses, starts, counts)),
         identifier=identifier,
-        generator_id_to_name=np.asarray(arrays["generator_id_to_name"]).astype(str),
+        generator_id_to_name=names,
         windows_timeline=_windows_from_array(np.asarray(arrays["windows_timeline"])),
         pairing=pairing,
         crop_multiclass_predictions=None if multiclass is None else np.asarray(multiclass),
@@ -503,6 +562,39 @@ def load_predictions(path: str | os.PathLike[str]) -> Predictions:
         fused_valid=arrays.get("fused_valid"),
         degradations=degradations,
     )
+
+
+def _check_values(
+    path: Path, scores: np.ndarray, generator_ids: np.ndarray, pairing: np.ndarray, n_names: int
+) -> None:
+    """Refuse values no metric can be trusted on: unnamed generator ids, pairings to generators
+    that do not exist, scores that are not probabilities."""
+
+    def few(values: np.ndarray) -> str:
+        unique = np.unique(values)
+        return ", ".join(str(v) for v in unique[:5].tolist()) + (" ..." if len(unique) > 5 else "")
+
+    unnamed = generator_ids[(generator_ids < 0) | (generator_ids >= n_names)]
+    if len(unnamed):
+        raise DataError(
+            f"predictions file {path}: crop_generator_ids has id(s) {few(unnamed)} that "
+            f"generator_id_to_name ({n_names} names, ids 0..{n_names - 1}) does not name; the "
+            "file mixes two benchmarks or was edited. Write it again from its run"
+        )
+    unknown = pairing[(pairing != -1) & ((pairing < 1) | (pairing >= n_names))]
+    if len(unknown):
+        raise DataError(
+            f"predictions file {path}: pairing refers to generator id(s) {few(unknown)}, which "
+            f"are not generators of generator_id_to_name (ids 1..{n_names - 1}; -1 = unpaired)"
+        )
+    values = scores.astype(np.float64, copy=False)
+    bad = ~np.isfinite(values) | (values < 0) | (values > 1)
+    if bad.any():
+        raise DataError(
+            f"predictions file {path}: {int(bad.sum())} crop score(s) are not probabilities in "
+            f"[0, 1] (e.g. {few(values[bad])}); scores must be the fake probability (a sigmoid "
+            "or softmax output), not raw logits, NaN or infinity"
+        )
 
 
 def normalise_stage(stage: str) -> str:

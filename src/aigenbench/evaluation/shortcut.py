@@ -28,6 +28,7 @@ import numpy as np
 
 from aigenbench.data.file_traits import TRAIT_NAMES, file_traits
 from aigenbench.data.sources import ImageSource
+from aigenbench.errors import DataError
 from aigenbench.evaluation.binary import SortedScores, auroc
 from aigenbench.evaluation.experiment import evaluate_experiment
 from aigenbench.evaluation.metrics import RunEvaluation
@@ -76,7 +77,15 @@ def read_traits(
     """Traits of the rows ``ids`` of ``split``, by ID (headers only)."""
     unique = sorted(set(int(i) for i in ids))
     rows = progress(unique) if progress is not None else unique
-    return {row_id: file_traits(source.read(split, row_id)) for row_id in rows}
+    return {row_id: file_traits(_encoded(source, split, row_id)) for row_id in rows}
+
+
+def _encoded(source: ImageSource, split: str, row_id: int) -> bytes:
+    """The row's bytes; a missing or unreadable file has the traits of an empty one."""
+    try:
+        return source.read(split, row_id)
+    except DataError:
+        return b""
 
 
 def hanley_mcneil_se(value: float, n_fake: int, n_real: int) -> float:

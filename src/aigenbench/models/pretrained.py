@@ -177,8 +177,13 @@ def hub_cache_dir() -> Path:
 
 
 def hub_offline() -> bool:
+    """``HF_HUB_OFFLINE`` (read now, so a variable set after start-up counts too): no network
+    attempt at all, for the hub and for weight URLs alike."""
     from huggingface_hub import constants
 
+    value = os.environ.get("HF_HUB_OFFLINE")
+    if value is not None:
+        return value.strip().upper() in ("1", "ON", "YES", "TRUE")
     return bool(constants.HF_HUB_OFFLINE)
 
 
@@ -237,6 +242,13 @@ def torch_hub_file(url: str, what: str) -> Path:
     target = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url.split("?")[0])
     if target.is_file():
         return target
+    if hub_offline():
+        raise ConfigError(
+            f"the pretrained weights of {what} are not available (HF_HUB_OFFLINE is set, so "
+            f"nothing is downloaded). Download {url} on a machine with internet and put it at "
+            f"{target} (torch hub cache, TORCH_HOME), or give the file directly: "
+            "`pretrained: /path/to/weights.pth` in the model config."
+        )
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         torch.hub.download_url_to_file(url, str(target), progress=False)
@@ -247,6 +259,45 @@ def torch_hub_file(url: str, what: str) -> Path:
             "`pretrained: /path/to/weights.pth` in the model config."
         ) from error
     return target
+
+
+def check_pretrained_weights(spec: str, pretrained: bool | str | None) -> None:
+    """Find the pretrained weights a model config needs, before anything else runs.
+
+    A path must exist; library weights (timm, open_clip, torchvision) must be in their cache or
+    be downloadable now (then they are cached for the build). Transformers models are checked by
+    transformers itself when built. A ConfigError names the file and where to put it.
+    """
+    if pretrained is None or pretrained is False:
+        return
+    if not isinstance(pretrained, bool):
+        weights_path(pretrained)
+        return
+    from aigenbench.models.registry import resolve_spec
+
+    family, name, _, _ = resolve_spec(spec)
+    if family == "timm":
+        import timm
+
+        from aigenbench.models.timm_backbones import library_weights_file
+
+        cfg = timm.models.get_pretrained_cfg(name)
+        if cfg is not None:
+            library_weights_file(name, cfg.to_dict())
+    elif family == "torchvision":
+        from aigenbench.models.torchvision_backbones import _weights
+
+        arch, _, weights_name = name.partition("/")
+        weights = _weights(arch, weights_name)
+        torch_hub_file(weights.url, f"torchvision:{arch}/{weights.name}")
+    elif family == "open_clip":
+        from aigenbench.models.open_clip_backbones import _weights_file, import_open_clip
+
+        open_clip = import_open_clip()
+        arch, _, tag = name.partition("/")
+        cfg = open_clip.get_pretrained_cfg(arch, tag) if tag else None
+        if cfg:
+            _weights_file(arch, tag, cfg)
 
 
 # ----------------------------------------------------------------------------- fingerprints

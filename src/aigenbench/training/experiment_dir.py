@@ -7,31 +7,77 @@ runs/<id>/window_<k>/membership.json       training IDs, evaluation IDs, pairing
 runs/<id>/window_<k>/checkpoints/          last.ckpt (rolling), final.ckpt
 runs/<id>/window_<k>/predictions_<stage>.npz
 runs/<id>/window_<k>/metrics.json
-runs/<id>/window_<k>/DONE                  written last: the window is complete
+runs/<id>/window_<k>/DONE                  written last: JSON, the window is complete
 runs/<id>/logs/, features/, summary.json, report.html
 ```
+
+``DONE`` is JSON: the window, its optimiser steps and epochs, the world size that trained it
+and the size and SHA-256 of each of the window's files. It is checked before it is trusted: an
+invalid one is rebuilt from ``final.ckpt`` (the window is scored again), or, when ``final.ckpt``
+itself is damaged, the window is trained again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
 
-from aigenbench.config import config_differences, dump_yaml, load_yaml
+from aigenbench.config import config_differences, dump_yaml
 from aigenbench.errors import ConfigError
 from aigenbench.files import write_json_atomic, write_text_atomic
+from aigenbench.training.checkpoint_io import (
+    FINAL_CHECKPOINT,
+    LAST_CHECKPOINT,
+    move_aside,
+    rolling_checkpoints,
+)
 
 CONFIG_FILE = "config.yaml"
 DONE_FILE = "DONE"
+DONE_FORMAT = 1
 MEMBERSHIP_FILE = "membership.json"
-LAST_CHECKPOINT = "last.ckpt"
-FINAL_CHECKPOINT = "final.ckpt"
+UNREADABLE_TRAINING_FILE = "unreadable_training_images.jsonl"
+DONE_FILES = (
+    MEMBERSHIP_FILE,
+    f"checkpoints/{FINAL_CHECKPOINT}",
+    "predictions_validate.npz",
+    "metrics.json",
+)
+"""The files of a finished window whose size and checksum ``DONE`` records."""
+_DONE_INTEGERS = ("window", "steps", "epochs", "n_train", "n_eval")
+
+
+@dataclass
+class DoneCheck:
+    """What the ``DONE`` file of a window says and whether it can be trusted."""
+
+    record: dict[str, Any] | None
+    """The record when valid (None: absent or invalid)."""
+    problems: list[str] = field(default_factory=list)
+    """Why it cannot be trusted (empty when valid or absent)."""
+    final_damaged: bool = False
+    """``final.ckpt`` is missing or differs from what ``DONE`` recorded."""
+
+    @property
+    def valid(self) -> bool:
+        return self.record is not None
+
+
+def file_digest(path: Path) -> dict[str, Any]:
+    """Size and SHA-256 of a file (read in 8 MiB blocks)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(8 << 20):
+            digest.update(block)
+    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
 
 
 class ExperimentLocked(ConfigError):
@@ -44,6 +90,7 @@ class ExperimentDir:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._lock: FileLock | None = None
+        self._checked: dict[int, tuple[tuple[Any, ...], DoneCheck]] = {}
 
     # ------------------------------------------------------------------------------ layout
 
@@ -71,29 +118,148 @@ class ExperimentDir:
     def final_checkpoint(self, window: int) -> Path:
         return self.checkpoint_dir(window) / FINAL_CHECKPOINT
 
+    def unreadable_training_path(self, window: int) -> Path:
+        """JSON lines appended by the loaders: the window's training images that failed."""
+        return self.window_dir(window) / UNREADABLE_TRAINING_FILE
+
+    def unreadable_training_images(self) -> list[dict[str, Any]]:
+        """Every training image that failed to decode, once, with the windows it was met in."""
+        found: dict[int, dict[str, Any]] = {}
+        for window_dir in sorted(self.root.glob("window_*")):
+            path = window_dir / UNREADABLE_TRAINING_FILE
+            if not path.is_file():
+                continue
+            window = int(window_dir.name.removeprefix("window_"))
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
+                    record = json.loads(line)
+                    row_id = int(record["id"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut short by a kill
+                entry = found.setdefault(
+                    row_id,
+                    {"id": row_id, "path": record.get("path"), "reason": record.get("reason")},
+                )
+                entry.setdefault("windows", [])
+                if window not in entry["windows"]:
+                    entry["windows"].append(window)
+        return [found[row_id] for row_id in sorted(found)]
+
     def done_path(self, window: int) -> Path:
         return self.window_dir(window) / DONE_FILE
 
     # ------------------------------------------------------------------------------- state
 
     def is_done(self, window: int) -> bool:
-        return self.done_path(window).is_file()
+        """Whether ``window`` has a valid ``DONE`` (its files checked against their checksums)."""
+        return self.check_done(window).valid
 
     def done_record(self, window: int) -> dict[str, Any]:
-        try:
-            return json.loads(self.done_path(window).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
+        """The valid ``DONE`` record of ``window``; a ConfigError when it has none."""
+        check = self.check_done(window)
+        if check.record is None:
+            raise ConfigError(
+                f"window {window} of {self.root} is not finished ({self.done_path(window)}: "
+                f"{'; '.join(check.problems) or 'absent'}); run `aigenbench fit` again to "
+                "finish it"
+            )
+        return check.record
 
     def mark_done(self, window: int, record: dict[str, Any]) -> None:
-        write_json_atomic(self.done_path(window), {"window": window, **record})
+        """Write ``DONE`` (last): the record plus the size and SHA-256 of the window's files."""
+        window_dir = self.window_dir(window)
+        files = {
+            name: file_digest(window_dir / name)
+            for name in DONE_FILES
+            if (window_dir / name).is_file()
+        }
+        write_json_atomic(
+            self.done_path(window),
+            {"format": DONE_FORMAT, **record, "window": window, "files": files},
+        )
 
-    def resume_checkpoint(self, window: int) -> Path | None:
-        """The newest checkpoint to continue ``window`` from: ``last.ckpt`` or a SLURM one."""
-        directory = self.checkpoint_dir(window)
-        candidates = [self.last_checkpoint(window), *directory.glob("hpc_ckpt_*.ckpt")]
-        existing = [path for path in candidates if path.is_file()]
-        return max(existing, key=lambda path: path.stat().st_mtime) if existing else None
+    def check_done(self, window: int) -> DoneCheck:
+        """Read and validate ``DONE``: JSON, the fields, and every file it lists unchanged.
+
+        The checksums are computed once per process while the files keep their size and time.
+        """
+        path = self.done_path(window)
+        if not path.is_file():
+            return DoneCheck(None)
+        key = self._stat_key(window)
+        cached = self._checked.get(window)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        check = self._check_done(window, path)
+        self._checked[window] = (key, check)
+        return check
+
+    def _stat_key(self, window: int) -> tuple[Any, ...]:
+        key: list[Any] = []
+        for name in (DONE_FILE, *DONE_FILES):
+            try:
+                stat = (self.window_dir(window) / name).stat()
+                key.append((stat.st_size, stat.st_mtime_ns, stat.st_ino))
+            except OSError:
+                key.append(None)
+        return tuple(key)
+
+    def _check_done(self, window: int, path: Path) -> DoneCheck:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            return DoneCheck(None, [f"not readable JSON ({type(error).__name__})"])
+        if not isinstance(record, dict):
+            return DoneCheck(None, ["not a JSON object"])
+        problems = []
+        for key in _DONE_INTEGERS:
+            value = record.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                problems.append(f"{key} is {value!r}, not a count")
+        if record.get("window") not in (window, None) and not problems:
+            problems.append(f"it is the record of window {record.get('window')}")
+        files = record.get("files")
+        final_damaged = False
+        if not isinstance(files, dict) or f"checkpoints/{FINAL_CHECKPOINT}" not in files:
+            problems.append("it lists no checksums of the window's files")
+            final_damaged = not self.final_checkpoint(window).is_file()
+        else:
+            for name, expected in files.items():
+                if name not in DONE_FILES:
+                    continue
+                damaged = self._file_problem(self.window_dir(window) / name, expected)
+                if damaged:
+                    problems.append(damaged)
+                    final_damaged |= name.endswith(FINAL_CHECKPOINT)
+        if problems:
+            return DoneCheck(None, problems, final_damaged)
+        return DoneCheck(record)
+
+    @staticmethod
+    def _file_problem(path: Path, expected: Any) -> str | None:
+        if not path.is_file():
+            return f"{path.name} is missing"
+        if not isinstance(expected, dict):
+            return f"no checksum of {path.name}"
+        if path.stat().st_size != expected.get("bytes"):
+            return f"{path.name} has {path.stat().st_size} bytes, {expected.get('bytes')} recorded"
+        if file_digest(path)["sha256"] != expected.get("sha256"):
+            return f"{path.name} differs from the file the window wrote (checksum)"
+        return None
+
+    def set_done_aside(self, window: int) -> Path:
+        """Move an invalid ``DONE`` to ``DONE.broken`` (kept for inspection)."""
+        return move_aside(self.done_path(window))
+
+    def has_trained_anything(self) -> bool:
+        """Whether any window has a checkpoint or a DONE (settings then pin the experiment)."""
+        for window_dir in self.root.glob("window_*"):
+            checkpoints = window_dir / "checkpoints"
+            if (window_dir / DONE_FILE).exists() or (checkpoints / FINAL_CHECKPOINT).exists():
+                return True
+            if checkpoints.is_dir() and rolling_checkpoints(checkpoints):
+                return True
+        return False
 
     def write_membership(self, window: int, membership: dict[str, Any]) -> Path:
         return write_json_atomic(self.window_dir(window) / MEMBERSHIP_FILE, membership)
@@ -133,12 +299,31 @@ class ExperimentDir:
 
     # ------------------------------------------------------------------------------ config
 
-    def record_config(self, raw: dict[str, Any]) -> None:
-        """Write config.yaml once; on a rerun, refuse settings that would change the results."""
+    def record_config(self, raw: dict[str, Any], say: Any = print) -> None:
+        """Write config.yaml once; on a rerun, refuse settings that would change the results.
+
+        Settings are pinned only once something was trained under them: a start that failed
+        before its first checkpoint (missing weights, a bad subset) may be rerun corrected.
+        """
         if not self.config_path.is_file():
             write_text_atomic(self.config_path, dump_yaml(raw))
             return
-        differences = config_differences(load_yaml(self.config_path), raw)
+        try:
+            recorded = read_recorded_config(self.config_path)
+        except ConfigError:
+            if self.has_trained_anything():
+                raise
+            say(f"note: {self.config_path} was damaged and nothing was trained yet: rewritten")
+            write_text_atomic(self.config_path, dump_yaml(raw))
+            return
+        differences = config_differences(recorded, raw)
+        if differences and not self.has_trained_anything():
+            say(
+                f"note: nothing was trained yet under the settings of {self.config_path}; "
+                "replaced by this command's settings"
+            )
+            write_text_atomic(self.config_path, dump_yaml(raw))
+            return
         if differences:
             shown = "\n  ".join(differences[:12])
             more = f"\n  ... and {len(differences) - 12} more" if len(differences) > 12 else ""
@@ -147,3 +332,25 @@ class ExperimentDir:
                 f"would mix results:\n  {shown}{more}\nRun it with its own config "
                 f"({self.config_path}) or choose another --experiment-id"
             )
+
+
+def read_recorded_config(path: Path) -> dict[str, Any]:
+    """An experiment's config.yaml; a ConfigError naming it and the repair when damaged."""
+    import yaml
+
+    repair = (
+        f"Restore it from a backup; or, if you are sure this command has the settings the "
+        f"experiment was started with, delete it (`rm {path}`) and run the command again: it is "
+        "written anew"
+    )
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConfigError(f"{path} is damaged ({reason}). {repair}") from None
+    if not isinstance(data, dict) or not data:
+        raise ConfigError(
+            f"{path} is damaged (it holds {type(data).__name__}, not the settings). {repair}"
+        )
+    return data

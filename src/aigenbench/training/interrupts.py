@@ -2,7 +2,8 @@
 
 A signal only raises a flag; the training loop looks at it after each batch, where the state is
 consistent (the same point at which periodic checkpoints are taken), so the resumed run continues
-exactly where this one stopped. A second Ctrl-C stops at once (no checkpoint).
+exactly where this one stopped. A second Ctrl-C stops at once (no new checkpoint: the rerun
+continues from the last one written), with the same exit status 130 and a message.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ class RunInterrupted(AigenbenchError):
     exit_code = 130
 
 
+class StoppedAtOnce(RunInterrupted):
+    """A second Ctrl-C: stop now, without saving (the last checkpoint written stays valid)."""
+
+
 class SignalFlag:
     """Installs handlers for SIGINT and SIGTERM that record the signal instead of raising."""
 
@@ -41,7 +46,12 @@ class SignalFlag:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGINT and self.received == signal.SIGINT:
-            raise KeyboardInterrupt  # the second Ctrl-C: stop now
+            # The second Ctrl-C: stop now. Not a KeyboardInterrupt, which Lightning turns into a
+            # silent exit(1); checkpoints are written atomically, so stopping mid-write is safe.
+            raise StoppedAtOnce(
+                "stopped at once on a second Ctrl-C, without saving; the last checkpoint written "
+                "is intact. Run the same command again to continue from it."
+            )
         self.received = signum
 
     def interrupted(self, where: str) -> RunInterrupted:
@@ -106,34 +116,38 @@ class StopEvaluationOnSignal(L.Callback):
         self._check(trainer)
 
 
-class RandomStateCheckpoint(L.Callback):
-    """Keeps torch's random state in checkpoints, so stochastic layers (dropout) resume exactly."""
+class RunStateCheckpoint(L.Callback):
+    """Keeps torch's random state and the world size in checkpoints.
 
-    key = "aigenbench_rng"
+    The random state makes stochastic layers (dropout) resume exactly. It is put back at the
+    first training batch after a resume, not when the checkpoint is read: between the two,
+    Lightning creates the data iterator, which draws from torch's generator (the uninterrupted
+    run made that draw before the checkpoint was taken).
+    """
+
+    key = "aigenbench_run_state"
+
+    def __init__(self, world_size: int | None = None) -> None:
+        self.world_size = world_size
+        self._pending: dict[str, Any] | None = None
 
     def on_save_checkpoint(
         self, trainer: L.Trainer, module: L.LightningModule, checkpoint: dict
     ) -> None:
-        state = {"cpu": torch.get_rng_state()}
+        state: dict[str, Any] = {"cpu": torch.get_rng_state(), "world_size": self.world_size}
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             state["cuda"] = torch.cuda.get_rng_state()
         checkpoint[self.key] = state
 
-    def __init__(self) -> None:
-        self._pending: dict | None = None
-
     def on_load_checkpoint(
         self, trainer: L.Trainer, module: L.LightningModule, checkpoint: dict
     ) -> None:
-        # Applied at the first batch, not now: creating the DataLoader's iterator after the
-        # restore draws from torch's generator, which the uninterrupted run did before.
-        self._pending = checkpoint.get(self.key) or None
+        state = checkpoint.get(self.key)
+        self._pending = state if isinstance(state, dict) and "cpu" in state else None
 
-    def on_train_batch_start(
-        self, trainer: L.Trainer, module: L.LightningModule, batch: object, batch_idx: int
-    ) -> None:
+    def on_train_batch_start(self, trainer: L.Trainer, *args: Any) -> None:
         state, self._pending = self._pending, None
-        if not state:
+        if state is None:
             return
         torch.set_rng_state(state["cpu"])
         if "cuda" in state and torch.cuda.is_available():

@@ -17,7 +17,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import Any
 from aigenbench.config import Config, check_experiment_id
 from aigenbench.errors import ConfigError, DataError
 from aigenbench.evaluation.experiment import headline_text
+from aigenbench.models.pretrained import check_pretrained_weights
 from aigenbench.models.registry import check_backbone_spec
 from aigenbench.protocol import BenchmarkPlan, Timeline, load_timeline, make_plan
 
@@ -51,6 +52,8 @@ class WindowResult:
     n_eval: int
     skipped: bool = False
     headline: dict[str, float | None] = field(default_factory=dict)
+    world_size: int | None = None
+    """Processes that trained it (None: not recorded)."""
 
 
 def choose_timeline(config: Config, source: Any) -> Timeline:
@@ -83,7 +86,7 @@ def check_unfreeze_window(model: Any, n_windows: int) -> None:
         )
 
 
-def check_loggers(loggers: list[str]) -> None:
+def check_loggers(loggers: Sequence[str]) -> None:
     if "wandb" in loggers:
         try:
             import wandb  # noqa: F401
@@ -140,6 +143,13 @@ class ExperimentRunner:
             )
         return open_source(path, self.config.data.source_kind)
 
+    def fit_command(self) -> str:
+        """The command that continues (and repairs) this experiment."""
+        return (
+            f"aigenbench fit --config {self.dir.config_path} --runs-dir "
+            f"{self.config.experiment.runs_dir} --experiment-id {self.config.experiment_id}"
+        )
+
     def say(self, text: str) -> None:
         if self.rank_zero and not self.quiet:
             print(text, flush=True)
@@ -161,17 +171,24 @@ class ExperimentRunner:
         """Train and validate every window (or ``experiment.window``), resuming what exists."""
         from aigenbench.training.window import WindowJob
 
+        if not self.dir.final_checkpoint(0).is_file():
+            # Before anything is written or trained: an offline newcomer learns at once which
+            # file is missing. (Windows after the first start from the previous one's weights.)
+            check_pretrained_weights(self.config.model.backbone, self.config.model.pretrained)
         with self._locked(), self.flag:
             if self.rank_zero:
-                self.dir.record_config(self.config.raw)
+                self.dir.record_config(self.config.raw, say=self.say)
             self._describe()
             windows = self._windows_to_run()
+            # Every process knows the earlier windows from this loop (or, for --window k, from
+            # DONE files written by an earlier run): never from a DONE that rank 0 is writing.
+            earlier = [self._done_result(k) for k in range(windows[0])] if windows else []
             results: list[WindowResult] = []
             detector = None
             started = time.perf_counter()
             for window in windows:
                 self.flag.raise_if_received(f"before window {window}")
-                job = WindowJob(self, window, detector)
+                job = WindowJob(self, window, detector, [*earlier, *results])
                 result = job.run()
                 detector = job.final_detector
                 results.append(result)
@@ -183,6 +200,20 @@ class ExperimentRunner:
             if headline:
                 self.say(f"AUROC (%) averaged over time: {headline_text(headline)}")
             return results
+
+    def _done_result(self, window: int) -> WindowResult:
+        record = self.dir.done_record(window)
+        return WindowResult(
+            window,
+            list(record.get("generators", [])),
+            0.0,
+            record["steps"],
+            record["epochs"],
+            record["n_train"],
+            record["n_eval"],
+            skipped=True,
+            world_size=record.get("world_size"),
+        )
 
     def _windows_to_run(self) -> list[int]:
         only = self.config.experiment.window
@@ -243,6 +274,7 @@ class ExperimentRunner:
                 for row_id in predictions.identifier[~predictions.fused_valid].tolist():
                     where = self.source.describe("validation", int(row_id))
                     unreadable.append({"id": int(row_id), "path": where})
+        training_failures = self.dir.unreadable_training_images()
         return {
             "dataset": str(self.source.path),
             "kind": getattr(self.source, "kind", "?"),
@@ -255,10 +287,10 @@ class ExperimentRunner:
             "dropped_rows": {"train": plan.train.dropped, "validation": plan.validation.dropped},
             "notes": plan.notes,
             "unreadable_evaluation_images": unreadable,
-            "training_images_that_fail_to_decode": (
-                "are replaced deterministically by another image of the same label and logged "
-                "as they occur; `aigenbench data check` lists them all up front"
-            ),
+            # Replaced deterministically by another image of the same label; `aigenbench data
+            # check` lists every unreadable image of a dataset up front.
+            "unreadable_training_images": training_failures,
+            "n_unreadable_training_images": len(training_failures),
         }
 
     # ----------------------------------------------------------------------- validate/test
@@ -272,12 +304,23 @@ class ExperimentRunner:
             raise ConfigError(
                 f"experiment {self.dir.root} has no finished window; run `aigenbench fit` first"
             )
+        damaged = [
+            f"window {k} ({'; '.join(check.problems)})"
+            for k in range(self.plan.n_windows)
+            if (check := self.dir.check_done(k)).problems
+        ]
+        if damaged:
+            raise ConfigError(
+                f"experiment {self.dir.root}: {', '.join(damaged)}: its DONE record does not "
+                f"match its files. Run `{self.fit_command()}` to repair the window(s), then this "
+                "command again"
+            )
         paths = []
         with self._locked(), self.flag:
             if self.rank_zero:
-                self.dir.record_config(self.config.raw)  # refuses result-changing overrides
+                self.dir.record_config(self.config.raw, say=self.say)  # refuses result changes
             for window in done:
-                paths.append(WindowJob(self, window, None).score(stage))
+                paths.append(WindowJob(self, window, None, []).score(stage))
             if self.rank_zero and stage == "validate":
                 self._write_summary()
         return paths

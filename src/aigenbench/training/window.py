@@ -11,18 +11,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import lightning as L
+import numpy as np
 import torch
 
 from aigenbench.config import trainer_passthrough
+from aigenbench.errors import ConfigError
 from aigenbench.evaluation.experiment import headline_text, window_headline, write_window_metrics
 from aigenbench.evaluation.predictions import predictions_file_name, save_predictions
 from aigenbench.files import write_text_atomic
 from aigenbench.protocol import REAL_GENERATOR
 from aigenbench.training.cached_data import CachedFeatures, FeatureDataModule
+from aigenbench.training.checkpoint_io import (
+    AtomicCheckpointIO,
+    BrokenCheckpoint,
+    CheckpointInfo,
+    inspect_checkpoint,
+    move_aside,
+    pick_resume_checkpoint,
+    remove_rolling_checkpoints,
+    remove_temporary_files,
+)
 from aigenbench.training.collect import collect_predictions
 from aigenbench.training.interrupts import (
     CheckpointOnSignal,
-    RandomStateCheckpoint,
+    RunStateCheckpoint,
     StopEvaluationOnSignal,
 )
 from aigenbench.training.progress import WindowProgressBar
@@ -42,11 +54,29 @@ def copies_text(factor: int) -> str:
     return f" x {factor} augmented copies" if factor > 1 else ""
 
 
+def window_seed(experiment_seed: int, window: int) -> int:
+    """The seed of window ``window``: a function of (experiment seed, window) only."""
+    return int(np.random.SeedSequence([experiment_seed, window]).generate_state(1)[0])
+
+
+def world_size_of(trainer: L.Trainer) -> int:
+    """Processes that train: devices per node (as Lightning resolved them) x nodes."""
+    return int(trainer.num_devices) * int(trainer.num_nodes)
+
+
 class WindowJob:
     """Trains, scores and records window ``window`` of ``runner``'s experiment."""
 
-    def __init__(self, runner: ExperimentRunner, window: int, previous: Detector | None) -> None:
+    def __init__(
+        self,
+        runner: ExperimentRunner,
+        window: int,
+        previous: Detector | None,
+        earlier: list[WindowResult],
+    ) -> None:
         self.runner = runner
+        self.earlier = earlier
+        """The results of windows 0..window-1 (what they trained: steps, epochs, world size)."""
         self.config = runner.config
         self.plan = runner.plan
         self.dir = runner.dir
@@ -67,7 +97,16 @@ class WindowJob:
     def _load_final(self, window: int) -> Detector:
         from aigenbench.models.build import load_detector
 
-        return load_detector(self.dir.final_checkpoint(window)).detector
+        path = self.dir.final_checkpoint(window)
+        try:
+            inspect_checkpoint(path)
+        except BrokenCheckpoint as error:
+            raise ConfigError(
+                f"{path} (the final weights of window {window}) is damaged ({error}). Run "
+                f"`{self.runner.fit_command()}`: it checks every window and trains a damaged "
+                "one again"
+            ) from None
+        return load_detector(path).detector
 
     def _starting_detector(self) -> Detector | None:
         """Window k starts from window k-1's final weights (None: build from the config)."""
@@ -77,20 +116,31 @@ class WindowJob:
             return self._load_final(self.window - 1)
         return None
 
-    def _final_progress(self) -> tuple[int, int]:
-        """Optimiser steps and epochs of this window, as its final checkpoint records them."""
-        from aigenbench.models.build import read_checkpoint
+    def _usable_final(self) -> CheckpointInfo | None:
+        """This window's final.ckpt when it loads (trained, then stopped before DONE).
 
-        content = read_checkpoint(self.dir.final_checkpoint(self.window))
-        return int(content.get("global_step", 0)), int(content.get("epoch", 0))
+        A damaged one is moved aside with a message, and the window is trained again.
+        """
+        path = self.dir.final_checkpoint(self.window)
+        if not path.is_file():
+            return None
+        try:
+            return inspect_checkpoint(path)
+        except BrokenCheckpoint as error:
+            if self.runner.rank_zero:
+                aside = move_aside(path)
+                self.runner.say(
+                    f"warning: {path} is damaged ({error}); moved it to {aside.name}, window "
+                    f"{self.window} is trained again"
+                )
+            return None
 
     def _offsets(self) -> tuple[int, int]:
-        steps = epochs = 0
-        for earlier in range(self.window):
-            record = self.dir.done_record(earlier)
-            steps += int(record.get("steps", 0))
-            epochs += int(record.get("epochs", 0))
-        return steps, epochs
+        """Optimiser steps and epochs of the earlier windows (staged switches count from 0)."""
+        if len(self.earlier) < self.window:  # re-scoring: not needed to score
+            return 0, 0
+        earlier = self.earlier[: self.window]
+        return sum(r.steps for r in earlier), sum(r.epochs for r in earlier)
 
     def _known_generator_ids(self) -> list[int]:
         names = {REAL_GENERATOR}
@@ -98,11 +148,16 @@ class WindowJob:
             names.update(window)
         return [i for i, name in enumerate(self.plan.generator_names) if name in names]
 
+    def seed(self) -> None:
+        """Seed every generator from (experiment seed, window): after the starting weights are
+        loaded (loading draws random initial weights first) and before the detector and the data
+        are built, so a window started in a fresh process draws exactly what an uninterrupted run
+        draws."""
+        L.seed_everything(window_seed(self.config.experiment.seed, self.window), verbose=False)
+
     def module(self, detector: Detector | None) -> DetectorModule:
         from aigenbench.models.methods import resolve_method
 
-        if detector is None:
-            L.seed_everything(self.config.experiment.seed + self.window, verbose=False)
         steps, epochs = self._offsets()
         return resolve_method(self.config.model.method)(
             self.config.model,
@@ -130,7 +185,7 @@ class WindowJob:
         )
 
         model, data = self.config.model, self.config.data
-        return WindowDataModule(
+        datamodule = WindowDataModule(
             self.runner.source,
             self.plan,
             self.window,
@@ -147,6 +202,8 @@ class WindowJob:
                 data, model.input_size, model.eval_crop, module.eval_augmentation()
             ),
         )
+        datamodule.unreadable_log = self.dir.unreadable_training_path(self.window)
+        return datamodule
 
     def membership(self, strategy: Strategy | None = None) -> dict[str, Any]:
         evaluation = self.plan.evaluation("validate")
@@ -261,9 +318,11 @@ class WindowJob:
             save_top_k=0,
             save_last=True,
             save_on_train_epoch_end=True,
+            enable_version_counter=False,  # always last.ckpt, replaced (never last-v1.ckpt)
             **every,
         )
-        return L.Trainer(
+        run_state = RunStateCheckpoint()
+        fit_trainer = L.Trainer(
             **self._trainer_options(),
             max_epochs=trainer.max_epochs,
             max_steps=trainer.max_steps,
@@ -277,13 +336,16 @@ class WindowJob:
             **trainer_passthrough(self.config, "fit"),
             default_root_dir=self.dir.checkpoint_dir(self.window),
             logger=self._loggers() or False,
+            plugins=[AtomicCheckpointIO()],
             callbacks=[
                 *self._progress_bar(),
                 periodic,
                 CheckpointOnSignal(self.runner.flag, self.dir.last_checkpoint(self.window)),
-                RandomStateCheckpoint(),
+                run_state,
             ],
         )
+        run_state.world_size = world_size_of(fit_trainer)
+        return fit_trainer
 
     def eval_trainer(self) -> L.Trainer:
         return L.Trainer(
@@ -308,22 +370,27 @@ class WindowJob:
 
         window, started = self.window, time.perf_counter()
         generators = self.plan.windows[window]
-        if self.dir.is_done(window):
-            record = self.dir.done_record(window)
+        check = self.dir.check_done(window)
+        if check.record is not None:
+            record = check.record
             self.runner.say(f"\nwindow {window}: done earlier, skipped ({', '.join(generators)})")
-            if self.runner.rank_zero:  # a kill between DONE and this clean-up leaves it behind
-                self.dir.last_checkpoint(window).unlink(missing_ok=True)
+            if self.runner.rank_zero:  # a kill between DONE and this clean-up leaves them behind
+                remove_rolling_checkpoints(self.dir.checkpoint_dir(window))
             return WindowResult(
                 window,
                 generators,
                 0.0,
-                int(record.get("steps", 0)),
-                int(record.get("epochs", 0)),
-                int(record.get("n_train", 0)),
-                int(record.get("n_eval", 0)),
+                record["steps"],
+                record["epochs"],
+                record["n_train"],
+                record["n_eval"],
                 skipped=True,
+                world_size=record.get("world_size"),
             )
-        trained = self.dir.final_checkpoint(window).is_file()  # then stopped before DONE
+        if check.problems:
+            self._set_invalid_done_aside(check.problems, check.final_damaged)
+        final = self._usable_final()  # trained, then stopped before DONE
+        trained = final is not None
         start = None if trained else self._starting_detector()
         strategy = self.strategy(start)  # before training: LwF copies its teacher from `start`
         n_train = len(strategy.training_ids())
@@ -338,16 +405,18 @@ class WindowJob:
         )
         if self.runner.rank_zero:
             self.dir.write_membership(window, self.membership(strategy))
-        steps = epochs = 0
-        if trained:
-            module = self.module(self._load_final(window))
+        if final is not None:
+            detector = self._load_final(window)
+            self.seed()
+            module = self.module(detector)
             datamodule = self.datamodule(module, train_ids=strategy.training_ids())
-            steps, epochs = self._final_progress()
+            steps, epochs, world_size = final.global_step, final.epoch, final.world_size
         else:
+            self.seed()
             module = self.module(start)
             module.strategy = strategy
             datamodule = self.datamodule(module, train_ids=strategy.training_ids())
-            steps, epochs = self._fit(module, datamodule)
+            steps, epochs, world_size = self._fit(module, datamodule)
         self._finish_strategy(strategy, module, datamodule)
         self._final = module.detector
         predictions_path = self._score(module, datamodule, "validate")
@@ -366,6 +435,7 @@ class WindowJob:
                     "generators": generators,
                     "steps": steps,
                     "epochs": epochs,
+                    "world_size": world_size,
                     "n_train": n_train,
                     "n_eval": n_eval,
                     "seconds": round(time.perf_counter() - started, 3),
@@ -373,7 +443,7 @@ class WindowJob:
                     "strategy": {"name": strategy.name, **strategy.costs.to_dict()},
                 },
             )
-            self.dir.last_checkpoint(window).unlink(missing_ok=True)
+            remove_rolling_checkpoints(self.dir.checkpoint_dir(window))
             self.runner.say(f"window {window}: AUROC (%) {headline_text(headline)}")
             if strategy.plugins:
                 costs = strategy.costs
@@ -391,12 +461,32 @@ class WindowJob:
             n_train,
             n_eval,
             headline=headline,
+            world_size=world_size,
         )
 
-    def _fit(self, module: DetectorModule, datamodule: WindowDataModule) -> tuple[int, int]:
-        resume = self.dir.resume_checkpoint(self.window)
-        if resume is not None:
-            self.runner.say(f"window {self.window}: resuming from {resume}")
+    def _set_invalid_done_aside(self, problems: list[str], final_damaged: bool) -> None:
+        """An untrustworthy DONE: rebuilt from final.ckpt, or the window trained again."""
+        done = self.dir.done_path(self.window)
+        final = self.dir.final_checkpoint(self.window)
+        then = (
+            f"{final} is missing or damaged too: the window is trained again"
+            if final_damaged
+            else f"it is rebuilt from {final} (the window is scored again)"
+        )
+        self.runner.say(f"warning: {done} cannot be trusted ({'; '.join(problems)}); {then}")
+        if self.runner.rank_zero:
+            self.dir.set_done_aside(self.window)
+            if final_damaged and final.is_file():
+                move_aside(final)
+
+    def _fit(self, module: DetectorModule, datamodule: WindowDataModule) -> tuple[int, int, int]:
+        """Train (or continue) the window; its steps, epochs and world size."""
+        directory = self.dir.checkpoint_dir(self.window)
+        if self.runner.rank_zero:
+            remove_temporary_files(directory)
+        resume = pick_resume_checkpoint(
+            directory, may_modify=self.runner.rank_zero, say=self.runner.say
+        )
         # Weights loaded from a checkpoint come in eval mode; training starts in train mode (a
         # frozen backbone keeps itself in eval mode).
         module.train()
@@ -407,6 +497,12 @@ class WindowJob:
         # the checkpoint's state at its first batch.
         torch.manual_seed(self.config.experiment.seed + self.window)
         trainer = self.fit_trainer()
+        world_size = world_size_of(trainer)
+        self._check_world_size(world_size, resume)
+        if resume is not None:
+            self.runner.say(
+                f"window {self.window}: resuming from {resume.path} (step {resume.global_step})"
+            )
         data: L.LightningDataModule = datamodule
         cache = self._cache(module, trainer, training=True)
         if cache is not None:
@@ -415,13 +511,45 @@ class WindowJob:
         trainer.fit(
             module,
             datamodule=data,
-            ckpt_path=str(resume) if resume is not None else None,
+            ckpt_path=str(resume.path) if resume is not None else None,
             weights_only=True,
         )
         module.on_window_end()
         # weights only: the next window starts from these with a fresh optimiser and schedule
         trainer.save_checkpoint(self.dir.final_checkpoint(self.window), weights_only=True)
-        return int(trainer.global_step), int(trainer.current_epoch)
+        return int(trainer.global_step), int(trainer.current_epoch), world_size
+
+    def _check_world_size(self, world_size: int, resume: CheckpointInfo | None) -> None:
+        """Refuse to continue on another number of processes (unless asked): the overall batch
+        and the position in the epoch depend on it, so the results would change."""
+        recorded: list[tuple[str, int]] = []
+        if resume is not None and resume.world_size is not None:
+            recorded.append((str(resume.path), resume.world_size))
+        for earlier in self.earlier:
+            if isinstance(earlier.world_size, int):
+                recorded.append((f"window {earlier.window}", earlier.world_size))
+        differing = [(what, size) for what, size in recorded if size != world_size]
+        if not differing:
+            return
+        what, size = differing[0]
+        trainer = self.config.trainer
+        text = (
+            f"{what} was trained by {size} process(es) (devices x num_nodes); this run has "
+            f"{world_size} (devices {trainer.devices!r} x num_nodes {trainer.num_nodes})"
+        )
+        if self.config.experiment.allow_world_size_change:
+            self.runner.say(
+                f"warning: {text}; continuing as asked (experiment.allow_world_size_change): "
+                "the results differ from a run on one world size"
+            )
+            return
+        raise ConfigError(
+            f"{text}. The overall batch (train_batch_size x accumulate_grad_batches x processes) "
+            "and the position in the epoch depend on it, so the results would change. Run with "
+            f"{size} process(es) (e.g. --trainer.devices {size} --trainer.num_nodes 1), or pass "
+            "--experiment.allow_world_size_change true to accept results that differ from an "
+            "uninterrupted run"
+        )
 
     def _cache(
         self, module: DetectorModule, trainer: L.Trainer, *, training: bool
