@@ -72,10 +72,10 @@ class WindowJob:
         runner: ExperimentRunner,
         window: int,
         previous: Detector | None,
-        earlier: list[WindowResult],
+        earlier: list[WindowResult] | None = None,
     ) -> None:
         self.runner = runner
-        self.earlier = earlier
+        self.earlier = earlier or []
         """The results of windows 0..window-1 (what they trained: steps, epochs, world size)."""
         self.config = runner.config
         self.plan = runner.plan
