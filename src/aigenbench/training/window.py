@@ -37,6 +37,7 @@ from aigenbench.training.interrupts import (
     RunStateCheckpoint,
     StopEvaluationOnSignal,
 )
+from aigenbench.training.logs import WINDOWS_VERSION, TrainingRates, log_window_metrics
 from aigenbench.training.progress import WindowProgressBar
 
 if TYPE_CHECKING:
@@ -277,30 +278,17 @@ class WindowJob:
             "enable_model_summary": False,
         }
 
-    def _loggers(self) -> list[Any]:
-        from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+    def _loggers(self, version: str | None = None) -> list[Any]:
+        """This window's loggers (``version``: ``windows`` for the per-window metrics axis)."""
+        from aigenbench.training.logs import make_loggers
 
-        chosen = self.config.experiment.loggers
-        version = f"window_{self.window}"
-        loggers: list[Any] = []
-        if "tensorboard" in chosen:
-            loggers.append(
-                TensorBoardLogger(self.dir.logs_dir, name="tensorboard", version=version)
-            )
-        if "csv" in chosen:
-            loggers.append(CSVLogger(self.dir.logs_dir, name="csv", version=version))
-        if "wandb" in chosen:
-            loggers.append(self._wandb_logger())
-        return loggers
-
-    def _wandb_logger(self) -> Any:
-        from lightning.pytorch.loggers import WandbLogger  # wandb itself: checked by the runner
-
-        return WandbLogger(
-            project=self.config.experiment.wandb_project,
-            group=self.config.experiment_id,
-            name=f"{self.config.experiment_id}/window_{self.window}",
-            save_dir=str(self.dir.logs_dir),
+        experiment = self.config.experiment
+        return make_loggers(
+            list(experiment.loggers),
+            self.dir.logs_dir,
+            version or f"window_{self.window}",
+            self.config.experiment_id,
+            experiment.wandb_project,
         )
 
     def fit_trainer(self) -> L.Trainer:
@@ -342,6 +330,7 @@ class WindowJob:
                 periodic,
                 CheckpointOnSignal(self.runner.flag, self.dir.last_checkpoint(self.window)),
                 run_state,
+                TrainingRates(),
             ],
         )
         run_state.world_size = world_size_of(fit_trainer)
@@ -428,7 +417,9 @@ class WindowJob:
         headline: dict[str, float | None] = {}
         if self.runner.rank_zero and predictions_path is not None:
             metrics = write_window_metrics(self.dir.window_dir(window), window, "validate")
-            headline = window_headline(json.loads(metrics.read_text(encoding="utf-8")))
+            window_metrics = json.loads(metrics.read_text(encoding="utf-8"))
+            headline = window_headline(window_metrics)
+            log_window_metrics(self._loggers(WINDOWS_VERSION), window, window_metrics)
             self.dir.mark_done(
                 window,
                 {
