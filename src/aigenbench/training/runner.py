@@ -19,7 +19,6 @@ import time
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from aigenbench.evaluation.experiment import headline_text
 from aigenbench.models.pretrained import check_pretrained_weights
 from aigenbench.models.registry import check_backbone_spec
 from aigenbench.protocol import BenchmarkPlan, Timeline, load_timeline, make_plan
+from aigenbench.training.window import WindowResult
 
 logger = logging.getLogger("aigenbench")
 
@@ -39,21 +39,6 @@ def launched_as_rank_zero() -> bool:
         if variable in os.environ:
             return os.environ[variable] == "0"
     return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
-
-
-@dataclass
-class WindowResult:
-    window: int
-    generators: list[str]
-    seconds: float
-    steps: int
-    epochs: int
-    n_train: int
-    n_eval: int
-    skipped: bool = False
-    headline: dict[str, float | None] = field(default_factory=dict)
-    world_size: int | None = None
-    """Processes that trained it (None: not recorded)."""
 
 
 def choose_timeline(config: Config, source: Any) -> Timeline:

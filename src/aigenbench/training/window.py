@@ -6,9 +6,10 @@ import json
 import logging
 import sys
 import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import lightning as L
 import numpy as np
@@ -41,10 +42,13 @@ from aigenbench.training.logs import WINDOWS_VERSION, TrainingRates, log_window_
 from aigenbench.training.progress import WindowProgressBar
 
 if TYPE_CHECKING:
+    from aigenbench.config import Config
     from aigenbench.data.datamodule import WindowDataModule
     from aigenbench.models.detector import Detector
+    from aigenbench.protocol import BenchmarkPlan
+    from aigenbench.training.experiment_dir import ExperimentDir
+    from aigenbench.training.interrupts import SignalFlag
     from aigenbench.training.module import DetectorModule
-    from aigenbench.training.runner import ExperimentRunner, WindowResult
     from aigenbench.training.strategies import Strategy
 
 logger = logging.getLogger("aigenbench")
@@ -65,12 +69,43 @@ def world_size_of(trainer: L.Trainer) -> int:
     return int(trainer.num_devices) * int(trainer.num_nodes)
 
 
+@dataclass
+class WindowResult:
+    window: int
+    generators: list[str]
+    seconds: float
+    steps: int
+    epochs: int
+    n_train: int
+    n_eval: int
+    skipped: bool = False
+    headline: dict[str, float | None] = field(default_factory=dict)
+    world_size: int | None = None
+    """Processes that trained it (None: not recorded)."""
+
+
+class ExperimentContext(Protocol):
+    """What a window needs of its experiment (``ExperimentRunner`` provides it): the window
+    depends on this, never on the runner's module, so imports go one way (runner -> window)."""
+
+    config: Config
+    plan: BenchmarkPlan
+    dir: ExperimentDir
+    flag: SignalFlag
+    source: Any
+    rank_zero: bool
+
+    def say(self, text: str) -> None: ...
+
+    def fit_command(self) -> str: ...
+
+
 class WindowJob:
     """Trains, scores and records window ``window`` of ``runner``'s experiment."""
 
     def __init__(
         self,
-        runner: ExperimentRunner,
+        runner: ExperimentContext,
         window: int,
         previous: Detector | None,
         earlier: list[WindowResult] | None = None,
@@ -355,8 +390,6 @@ class WindowJob:
     # ---------------------------------------------------------------------------------- run
 
     def run(self) -> WindowResult:
-        from aigenbench.training.runner import WindowResult
-
         window, started = self.window, time.perf_counter()
         generators = self.plan.windows[window]
         check = self.dir.check_done(window)
