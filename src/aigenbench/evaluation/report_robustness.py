@@ -13,9 +13,9 @@ from typing import Any
 
 from aigenbench.errors import AigenbenchError
 from aigenbench.evaluation.experiment import discover_predictions
+from aigenbench.evaluation.html_parts import _e, _image, _percent, _table
 from aigenbench.evaluation.metrics import RunEvaluation
 from aigenbench.evaluation.predictions import load_predictions
-from aigenbench.evaluation.report import _e, _image, _percent, _table
 from aigenbench.evaluation.robustness import curves_figure, load_results
 from aigenbench.evaluation.shortcut import AUDIT_DIR, AUDIT_FILE
 from aigenbench.evaluation.slices import experiment_slices, slice_counts, slice_titles
