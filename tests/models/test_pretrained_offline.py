@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from aigenbench.errors import ConfigError
-from aigenbench.models.pretrained import check_pretrained_weights, torch_hub_file
+from aigenbench.models.available_weights import check_pretrained_weights
+from aigenbench.models.pretrained import torch_hub_file
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from typing import Any
 from aigenbench.config import Config, check_experiment_id
 from aigenbench.errors import ConfigError, DataError
 from aigenbench.evaluation.experiment import headline_text
-from aigenbench.models.pretrained import check_pretrained_weights
+from aigenbench.models.available_weights import check_pretrained_weights
 from aigenbench.models.registry import check_backbone_spec
 from aigenbench.protocol import BenchmarkPlan, Timeline, load_timeline, make_plan
 from aigenbench.training.window import WindowResult
