@@ -11,7 +11,8 @@ for ``V``), and a singular-value constraint keeping ``||W_hat||_F^2 = ||W||_F^2`
 
 What differs here, and why: the attention projections of timm / transformers ViTs (``nn.Linear``
 layers; open_clip's fused ``nn.MultiheadAttention`` is refused: use the same CLIP weights
-through timm, e.g. ``timm:vit_large_patch14_clip_224.openai``); the residual rank is an option
+through timm, e.g. ``timm:vit_large_patch14_clip_224.openai``; timm's fused ``qkv`` projection is
+split as one matrix where the paper splits q, k and v apart); the residual rank is an option
 (the paper keeps r = d - 1, a rank-1 residual per layer); the protocol's windows and
 augmentation instead of SDv1.4 (GenImage). Published for orientation: 91.1 mean accuracy over
 GenImage's 8 generators (CLIP ViT-L/14, trained on SDv1.4), as we read its tables.
