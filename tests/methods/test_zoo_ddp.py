@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.training.conftest import fit_args, load_predictions, run_aigenbench
+from tests.training.conftest import fit_on_one_and_two_processes, load_predictions
 
 from .conftest import zoo_yaml
 
@@ -16,27 +16,7 @@ def test_lora_two_processes_score_like_one(tiny_benchmark, tmp_path):
     # no BatchNorm, no dropout: 2 x 8 images per step with averaged gradients are one step of 16
     config = zoo_yaml(tmp_path, "lora")
     window0 = ["--window", "0"]  # one window keeps the two-process start-up the main cost
-    one = run_aigenbench(
-        fit_args(config, tiny_benchmark, tmp_path, "one", "--data.train_batch_size", "16", *window0)
-    )
-    assert one.returncode == 0, one.stderr
-    two = run_aigenbench(
-        fit_args(
-            config,
-            tiny_benchmark,
-            tmp_path,
-            "two",
-            "--trainer.devices",
-            "2",
-            "--trainer.strategy",
-            "ddp",
-            "--data.train_batch_size",
-            "8",
-            *window0,
-        ),
-        timeout=600,
-    )
-    assert two.returncode == 0, two.stdout + two.stderr
+    fit_on_one_and_two_processes(config, tiny_benchmark, tmp_path, *window0)
     for window in (0,):
         single = load_predictions(tmp_path / "one", window)
         double = load_predictions(tmp_path / "two", window)

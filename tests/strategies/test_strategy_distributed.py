@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.strategies.test_strategy_runs import write
-from tests.training.conftest import fit_args, load_predictions, run_aigenbench
+from tests.training.conftest import fit_on_one_and_two_processes, load_predictions
 
 pytestmark = pytest.mark.slow
 
@@ -15,26 +15,7 @@ def test_two_processes_replay_like_one(continual_benchmark, tmp_path):
     # probe: BatchNorm in eval mode, so 2 x 8 images per step with averaged gradients are one
     # step of 16 images
     config = write(tmp_path, "replay", freezing="probe", selection="herding")
-    one = run_aigenbench(
-        fit_args(config, continual_benchmark, tmp_path, "one", "--data.train_batch_size", "16")
-    )
-    assert one.returncode == 0, one.stderr
-    two = run_aigenbench(
-        fit_args(
-            config,
-            continual_benchmark,
-            tmp_path,
-            "two",
-            "--trainer.devices",
-            "2",
-            "--trainer.strategy",
-            "ddp",
-            "--data.train_batch_size",
-            "8",
-        ),
-        timeout=600,
-    )
-    assert two.returncode == 0, two.stdout + two.stderr
+    fit_on_one_and_two_processes(config, continual_benchmark, tmp_path)
     state = "window_0/strategy.json"  # herding runs in every process, on every row
     assert (tmp_path / "one" / state).read_text() == (tmp_path / "two" / state).read_text()
     for window in (0, 1):

@@ -83,6 +83,35 @@ def run_aigenbench(args: list[str], **kwargs) -> subprocess.CompletedProcess:
     )
 
 
+def fit_on_one_and_two_processes(
+    config: Path, dataset: Path, runs: Path, *extra: str
+) -> subprocess.CompletedProcess:
+    """The same fit as experiment ``one`` (1 process, batch 16) and ``two`` (2 CPU processes
+    under DDP, batch 8 each: with averaged gradients, one step of 16). Returns ``two``'s run."""
+    one = run_aigenbench(
+        fit_args(config, dataset, runs, "one", "--data.train_batch_size", "16", *extra)
+    )
+    assert one.returncode == 0, one.stderr
+    two = run_aigenbench(
+        fit_args(
+            config,
+            dataset,
+            runs,
+            "two",
+            "--trainer.devices",
+            "2",
+            "--trainer.strategy",
+            "ddp",
+            "--data.train_batch_size",
+            "8",
+            *extra,
+        ),
+        timeout=600,
+    )
+    assert two.returncode == 0, two.stdout + two.stderr
+    return two
+
+
 def load_predictions(run_dir: Path, window: int, stage: str = "validate") -> dict[str, np.ndarray]:
     with np.load(run_dir / f"window_{window}" / f"predictions_{stage}.npz") as data:
         return {key: data[key] for key in data.files}

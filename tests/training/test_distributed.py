@@ -4,33 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.training.conftest import fit_args, load_predictions, run_aigenbench, write_config
+from tests.training.conftest import fit_on_one_and_two_processes, load_predictions, write_config
 
 
 def test_two_processes_score_like_one(tiny_benchmark, tmp_path):
     # A frozen backbone (probe, BatchNorm in eval mode) makes the two runs the same model: 2 x 8
     # images per step with averaged gradients are one step of 16.
     config = write_config(tmp_path, freezing="probe")
-    one = run_aigenbench(
-        fit_args(config, tiny_benchmark, tmp_path, "one", "--data.train_batch_size", "16")
-    )
-    assert one.returncode == 0, one.stderr
-    two = run_aigenbench(
-        fit_args(
-            config,
-            tiny_benchmark,
-            tmp_path,
-            "two",
-            "--trainer.devices",
-            "2",
-            "--trainer.strategy",
-            "ddp",
-            "--data.train_batch_size",
-            "8",
-        ),
-        timeout=600,
-    )
-    assert two.returncode == 0, two.stdout + two.stderr
+    two = fit_on_one_and_two_processes(config, tiny_benchmark, tmp_path)
     assert "GLOBAL_RANK: 1" in two.stdout + two.stderr
     for window in (0, 1):
         single = load_predictions(tmp_path / "one", window)

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from aigenbench.errors import ConfigError
+from aigenbench.models.backbone import Backbone
 from aigenbench.models.config import ModelConfig
 from aigenbench.models.detector import Detector
 from aigenbench.models.registry import build_backbone
@@ -57,6 +58,17 @@ def build_detector(
     return detector
 
 
+def configured_backbone(config: ModelConfig, pretrained: bool | str | None = None) -> Backbone:
+    """``model.backbone`` with its options and input size; weights per ``model.pretrained``
+    unless ``pretrained`` overrides it (a checkpoint's weights follow, for instance)."""
+    return build_backbone(
+        config.backbone,
+        pretrained=config.pretrained if pretrained is None else pretrained,
+        input_size=config.input_size,
+        **config.backbone_args,
+    )
+
+
 def build_default_detector(
     config: ModelConfig,
     generator_names: Sequence[str] = ("",),
@@ -66,14 +78,8 @@ def build_default_detector(
 ) -> Detector:
     """The default method's network: the configured backbone and a linear head (built as
     ``detector_class``, a Detector subclass taking the same arguments)."""
-    backbone = build_backbone(
-        config.backbone,
-        pretrained=config.pretrained if pretrained is None else pretrained,
-        input_size=config.input_size,
-        **config.backbone_args,
-    )
     return detector_class(
-        backbone,
+        configured_backbone(config, pretrained),
         num_outputs(config, generator_names),
         head_dropout=config.head_dropout,
         mean=config.mean,

@@ -26,10 +26,9 @@ from torch import nn
 
 from aigenbench.errors import ConfigError
 from aigenbench.models.backbone import Backbone
-from aigenbench.models.build import num_outputs
+from aigenbench.models.build import configured_backbone, num_outputs
 from aigenbench.models.config import ModelConfig
 from aigenbench.models.detector import Detector
-from aigenbench.models.registry import build_backbone
 from aigenbench.training.module import DetectorModule
 
 
@@ -94,12 +93,7 @@ class NPR(DetectorModule):
         pretrained: bool | str | None = None,
     ) -> Detector:
         options: NPROptions = cls.parse_options(config)
-        full = build_backbone(
-            config.backbone,
-            pretrained=config.pretrained if pretrained is None else pretrained,
-            input_size=config.input_size,
-            **config.backbone_args,
-        )
+        full = configured_backbone(config, pretrained)
         body = TruncatedResNet(full.module, options.stages)
         body.eval()  # a dry run for the feature size must not touch BatchNorm statistics
         with torch.no_grad():

@@ -28,11 +28,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from aigenbench.models.backbone import Backbone
-from aigenbench.models.build import num_outputs
+from aigenbench.models.build import configured_backbone, num_outputs
 from aigenbench.models.config import ModelConfig
 from aigenbench.models.detector import Detector
 from aigenbench.models.methods._vit import transformer_blocks
-from aigenbench.models.registry import build_backbone
 from aigenbench.training.module import DetectorModule, LossTerms
 
 
@@ -161,12 +160,7 @@ class RINE(DetectorModule):
         pretrained: bool | str | None = None,
     ) -> Detector:
         options: RINEOptions = cls.parse_options(config)
-        full = build_backbone(
-            config.backbone,
-            pretrained=config.pretrained if pretrained is None else pretrained,
-            input_size=config.input_size,
-            **config.backbone_args,
-        )
+        full = configured_backbone(config, pretrained)
         body = BlockTokens(full.module)
         was = body.training
         body.eval()
