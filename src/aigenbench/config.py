@@ -118,6 +118,10 @@ class Config:
     """The continual-learning strategy (``training.strategies.StrategyConfig``); None: finetune."""
     lightning: dict[str, Any] = field(default_factory=dict)
     """``lightning.Trainer`` arguments set beyond TrainerConfig (``--trainer.fast_dev_run``)."""
+    defaults: dict[str, Any] = field(default_factory=dict)
+    """Every setting at its default, as plain data (like ``raw``): a setting that a newer
+    version added is absent from an older experiment's config.yaml, and its default is what
+    that experiment ran with."""
 
     @property
     def experiment_id(self) -> str:
@@ -308,6 +312,10 @@ def config_from_namespace(parser: Any, namespace: Any) -> Config:
                 lightning[name] = value
     raw = to_plain(parser.dump(namespace, format="yaml", skip_unset=False))
     raw.pop("config", None)
+    defaults_raw = to_plain(
+        parser.dump(defaults, format="yaml", skip_unset=False, skip_validation=True)
+    )
+    defaults_raw.pop("config", None)
     check_trainer_passthrough(lightning)
     if lightning:
         raw.setdefault("trainer", {}).update(lightning)
@@ -326,6 +334,7 @@ def config_from_namespace(parser: Any, namespace: Any) -> Config:
         raw=raw,
         strategy=objects.strategy,
         lightning=lightning,
+        defaults=defaults_raw,
     )
 
 
@@ -376,9 +385,18 @@ def result_affecting(raw: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in flatten(raw).items() if key not in runtime}
 
 
-def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Lines ``key: old -> new`` for every result-affecting setting that differs."""
+def config_differences(
+    old: dict[str, Any], new: dict[str, Any], defaults: dict[str, Any] | None = None
+) -> list[str]:
+    """Lines ``key: old -> new`` for every result-affecting setting that differs.
+
+    A setting absent from ``old`` (recorded by an earlier version, before the setting existed)
+    counts as its value in ``defaults``: resuming with it at its default changes nothing.
+    """
     before, after = result_affecting(old), result_affecting(new)
+    for key, value in flatten(defaults or {}).items():
+        if key in after and key not in before:
+            before[key] = value
     lines = []
     for key in sorted(set(before) | set(after)):
         if before.get(key, "<absent>") != after.get(key, "<absent>"):

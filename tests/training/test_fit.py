@@ -103,6 +103,36 @@ def test_rerun_with_result_changing_settings_is_refused(finished, run_cli, tiny_
     assert "model.input_size: 32 -> 48" in result.err
 
 
+def test_an_experiment_recorded_before_a_setting_existed_resumes_at_its_default(
+    finished, run_cli, tiny_benchmark, tmp_path
+):
+    """An older version wrote config.yaml without the settings added since (here the whole
+    ``strategy`` section): the rerun compares them as their defaults, and still refuses a
+    value other than the default."""
+    import shutil
+
+    import yaml
+
+    run_dir, config = finished
+    copy = tmp_path / "runs" / "exp"
+    shutil.copytree(run_dir, copy)
+    recorded = yaml.safe_load((copy / "config.yaml").read_text())
+    assert recorded.pop("strategy")["name"] == "finetune"
+    (copy / "config.yaml").write_text(yaml.safe_dump(recorded))
+    result = run_cli(*fit_args(config, tiny_benchmark, copy.parent, "exp"))
+    assert result.exit_code == 0, result.err
+    assert result.out.count("done earlier, skipped") == 2
+    refused = run_cli(
+        *fit_args(config, tiny_benchmark, copy.parent, "exp"),
+        "--protocol.benchmark_type",
+        "continual_learning",
+        "--strategy.name",
+        "replay",
+    )
+    assert refused.exit_code == 2
+    assert "strategy.name: 'finetune' -> 'replay'" in refused.err
+
+
 def test_a_second_process_is_refused(finished, run_cli, tiny_benchmark):
     run_dir, config = finished
     holder = ExperimentDir(run_dir)

@@ -299,11 +299,15 @@ class ExperimentDir:
 
     # ------------------------------------------------------------------------------ config
 
-    def record_config(self, raw: dict[str, Any], say: Any = print) -> None:
+    def record_config(
+        self, raw: dict[str, Any], say: Any = print, defaults: dict[str, Any] | None = None
+    ) -> None:
         """Write config.yaml once; on a rerun, refuse settings that would change the results.
 
         Settings are pinned only once something was trained under them: a start that failed
         before its first checkpoint (missing weights, a bad subset) may be rerun corrected.
+        ``defaults``: every setting at its default; a setting missing from an older config.yaml
+        is compared as its default (see :func:`~aigenbench.config.config_differences`).
         """
         if not self.config_path.is_file():
             write_text_atomic(self.config_path, dump_yaml(raw))
@@ -316,7 +320,7 @@ class ExperimentDir:
             say(f"note: {self.config_path} was damaged and nothing was trained yet: rewritten")
             write_text_atomic(self.config_path, dump_yaml(raw))
             return
-        differences = config_differences(recorded, raw)
+        differences = config_differences(recorded, raw, defaults)
         if differences and not self.has_trained_anything():
             say(
                 f"note: nothing was trained yet under the settings of {self.config_path}; "

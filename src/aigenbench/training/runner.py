@@ -162,7 +162,7 @@ class ExperimentRunner:
             check_pretrained_weights(self.config.model.backbone, self.config.model.pretrained)
         with self._locked(), self.flag:
             if self.rank_zero:
-                self.dir.record_config(self.config.raw, say=self.say)
+                self.dir.record_config(self.config.raw, say=self.say, defaults=self.config.defaults)
             self._describe()
             windows = self._windows_to_run()
             # Every process knows the earlier windows from this loop (or, for --window k, from
@@ -303,7 +303,9 @@ class ExperimentRunner:
         paths = []
         with self._locked(), self.flag:
             if self.rank_zero:
-                self.dir.record_config(self.config.raw, say=self.say)  # refuses result changes
+                self.dir.record_config(
+                    self.config.raw, say=self.say, defaults=self.config.defaults
+                )  # refuses result changes
             for window in done:
                 paths.append(WindowJob(self, window, None, []).score(stage))
             if self.rank_zero and stage == "validate":
