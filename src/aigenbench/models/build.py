@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -14,7 +14,11 @@ from aigenbench.errors import ConfigError
 from aigenbench.models.backbone import Backbone
 from aigenbench.models.config import ModelConfig
 from aigenbench.models.detector import Detector
+from aigenbench.models.method_registry import resolve_method
 from aigenbench.models.registry import build_backbone
+
+if TYPE_CHECKING:
+    from aigenbench.training.module import DetectorModule
 
 CHECKPOINT_KEY = "aigenbench"
 """Key of the plain-data record DetectorModule adds to its Lightning checkpoints."""
@@ -38,7 +42,7 @@ def build_detector(
     generator_names: Sequence[str] = ("",),
     *,
     pretrained: bool | str | None = None,
-    method: Any = None,
+    method: type[DetectorModule] | None = None,
 ) -> Detector:
     """The detector a model config describes (weights per ``config.pretrained`` unless given).
 
@@ -46,8 +50,6 @@ def build_detector(
     ``method``); ``freezing: lora`` then adds LoRA adapters to its backbone.
     """
     if method is None:
-        from aigenbench.models.methods import resolve_method
-
         method = resolve_method(config.method)
     detector: Detector = method.build_detector(config, generator_names, pretrained=pretrained)
     if config.freezing == "lora":

@@ -44,6 +44,7 @@ from aigenbench.models.build import (
 from aigenbench.models.config import ModelConfig
 from aigenbench.models.detector import Detector
 from aigenbench.models.fusion import fuse_crops, resolve_fusion
+from aigenbench.models.method_registry import method_name, resolve_method
 from aigenbench.training.schedules import build_optimizer, build_scheduler
 
 logger = logging.getLogger(__name__)
@@ -139,8 +140,6 @@ class DetectorModule(L.LightningModule):
     @classmethod
     def _own_method(cls, config: ModelConfig) -> ModelConfig:
         """The config naming this class as its method (checkpoints rebuild what trained)."""
-        from aigenbench.models.methods import method_name, resolve_method
-
         if config.method == "default":
             return config if cls is DetectorModule else replace(config, method=method_name(cls))
         named = resolve_method(config.method)
