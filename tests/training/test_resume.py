@@ -114,4 +114,5 @@ def test_crash_after_training_before_done_is_finished_from_final_weights(
     done = json.loads((copy / "window_1" / "DONE").read_text())
     reference_done = json.loads((reference_dir / "window_1" / "DONE").read_text())
     assert (done["steps"], done["epochs"]) == (reference_done["steps"], reference_done["epochs"])
+    assert done["world_size"] == reference_done["world_size"] == 1
     assert_same_predictions(reference_dir, copy, 2)

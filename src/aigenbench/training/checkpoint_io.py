@@ -102,8 +102,12 @@ def inspect_checkpoint(path: Path) -> CheckpointInfo:
         raise BrokenCheckpoint(f"{type(error).__name__}: {str(error).splitlines()[0]}") from None
     if not isinstance(content, dict) or "state_dict" not in content:
         raise BrokenCheckpoint("not a Lightning checkpoint (no state_dict)")
-    state = content.get("aigenbench_run_state") or {}
-    world_size = state.get("world_size") if isinstance(state, dict) else None
+    world_size = None
+    # The run state (rolling checkpoints), else the model's record (weights-only final.ckpt).
+    for key in ("aigenbench_run_state", "aigenbench"):  # models.build.CHECKPOINT_KEY
+        state = content.get(key)
+        if world_size is None and isinstance(state, dict):
+            world_size = state.get("world_size")
     return CheckpointInfo(
         path=path,
         global_step=int(content.get("global_step", 0)),

@@ -539,6 +539,10 @@ class DetectorModule(L.LightningModule):
             feature_dim=self.detector.feature_dim,
             backbone_frozen=bool(self.detector.backbone_frozen),
         )
+        # Also in weights-only files (final.ckpt), which Lightning saves without the callbacks'
+        # run state: a window finished from its final.ckpt still records its world size.
+        if self._trainer is not None:
+            record["world_size"] = int(self._trainer.world_size)
         checkpoint[CHECKPOINT_KEY] = record
 
 
