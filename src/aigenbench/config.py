@@ -125,7 +125,7 @@ class Config:
 
     @property
     def experiment_id(self) -> str:
-        return self.experiment.id or default_experiment_id(self.raw)
+        return self.experiment.id or default_experiment_id(self.raw, self.defaults)
 
     @property
     def run_dir(self) -> Path:
@@ -406,13 +406,24 @@ def config_differences(
     return lines
 
 
-def default_experiment_id(raw: dict[str, Any]) -> str:
-    """``<backbone>-<freezing>-<8 hex>``: the same settings give the same id (so reruns resume)."""
+def default_experiment_id(raw: dict[str, Any], defaults: dict[str, Any] | None = None) -> str:
+    """``<backbone>-<freezing>-<8 hex>``: the same settings give the same id (so reruns resume).
+
+    The hash covers the result-affecting settings that differ from ``defaults``: a setting a
+    newer version adds, at its default, leaves the id (and so the experiment found) unchanged.
+    A changed default still cannot mix results: config.yaml holds every value and is compared.
+    """
     model = raw.get("model", {})
     backbone = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(model.get("backbone", "model")))[-40:]
-    digest = hashlib.sha256(
-        json.dumps(result_affecting(raw), sort_keys=True, default=str).encode()
-    ).hexdigest()[:8]
+    unset = object()
+    default_values = flatten(defaults or {})
+    chosen = {
+        key: value
+        for key, value in result_affecting(raw).items()
+        if default_values.get(key, unset) != value
+    }
+    text = json.dumps(chosen, sort_keys=True, default=str)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     return f"{backbone}-{model.get('freezing', 'tune')}-{digest}"
 
 

@@ -209,6 +209,21 @@ def test_default_experiment_id_is_stable(tmp_path, tiny_benchmark, tiny_config):
     assert parse_config([*argv, "--model.input_size", "48"]).experiment_id != first.experiment_id
 
 
+def test_a_new_setting_at_its_default_keeps_the_experiment_id(tiny_benchmark, tiny_config):
+    """After an upgrade that adds a setting, the same command finds the same experiment."""
+    import copy
+
+    from aigenbench.config import default_experiment_id, parse_config
+
+    config = parse_config(["--config", str(tiny_config), "--dataset", str(tiny_benchmark)])
+    raw, defaults = copy.deepcopy(config.raw), copy.deepcopy(config.defaults)
+    for settings in (raw, defaults):
+        settings["model"]["a_setting_added_later"] = 0.5
+    assert default_experiment_id(raw, defaults) == config.experiment_id
+    raw["model"]["a_setting_added_later"] = 0.7  # set to another value: another experiment
+    assert default_experiment_id(raw, defaults) != config.experiment_id
+
+
 def test_config_yaml_records_the_resolved_settings(finished):
     run_dir, _ = finished
     import yaml
