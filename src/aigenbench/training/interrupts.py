@@ -81,21 +81,41 @@ def any_rank_signalled(flag: SignalFlag, trainer: L.Trainer) -> bool:
 
 
 class CheckpointOnSignal(L.Callback):
-    """After each training batch: if a signal arrived (on any rank), save a checkpoint, stop."""
+    """After each training batch: if a signal arrived (on any rank), save a checkpoint, stop.
+
+    The stop is raised at the next point the loop reaches (the next batch's start, the end of
+    the epoch or of training), not at once: Lightning sends the batch's logged values to the
+    loggers after ``on_train_batch_end``, and that batch is in the checkpoint, so a resume never
+    trains it again; raising at once would lose its row from the logs.
+    """
 
     def __init__(self, flag: SignalFlag, path: Path) -> None:
         self.flag = flag
         self.path = path
+        self._stop: RunInterrupted | None = None
 
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
-        if not any_rank_signalled(self.flag, trainer):
+        if self._stop is not None or not any_rank_signalled(self.flag, trainer):
             return
         trainer.save_checkpoint(self.path, weights_only=False)
         name = signal.Signals(self.flag.received or signal.SIGTERM).name
-        raise RunInterrupted(
+        self._stop = RunInterrupted(
             f"stopped on {name} at step {trainer.global_step}; the state is saved in {self.path}. "
             f"Run the same command again to continue from there."
         )
+
+    def _raise_if_stopping(self) -> None:
+        if self._stop is not None:
+            raise self._stop
+
+    def on_train_batch_start(self, *args: Any, **kwargs: Any) -> None:
+        self._raise_if_stopping()
+
+    def on_train_epoch_end(self, *args: Any, **kwargs: Any) -> None:
+        self._raise_if_stopping()
+
+    def on_train_end(self, *args: Any, **kwargs: Any) -> None:
+        self._raise_if_stopping()
 
 
 class StopEvaluationOnSignal(L.Callback):
