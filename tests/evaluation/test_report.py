@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import re
 import shutil
@@ -176,6 +177,15 @@ def test_data_summary_is_a_table_not_json(run_cli, our_run):
     data = _section((our_run / "report.html").read_text(encoding="utf-8"), "data")
     assert "<pre>" not in data and "{" not in data
     assert "data.unreadable images" in data and "id 17, path x.png" in data
+
+
+def test_data_summary_says_none_for_an_empty_section(run_cli, our_run):
+    summary = {"data": {"dropped_rows": {"train": {}, "validation": {"GenX": 3}}}}
+    (our_run / "summary.json").write_text(json.dumps(summary))
+    assert run_cli("report", our_run).exit_code == 0
+    data = _section((our_run / "report.html").read_text(encoding="utf-8"), "data")
+    assert 'rows.train</td><td class="name">none</td>' in data
+    assert "GenX 3" in data
 
 
 def test_report_compares_with_other_runs(run_cli, our_run, tmp_path):

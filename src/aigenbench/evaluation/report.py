@@ -156,6 +156,8 @@ def _value_text(value: Any, limit: int = 12) -> str:
             return f"{len(value)} — " + "; ".join(shown) + more
         return ", ".join(map(str, value[:limit])) + (" …" if len(value) > limit else "")
     if isinstance(value, dict):
+        if not value:
+            return "none"
         return ", ".join(f"{k} {_value_text(v)}" for k, v in value.items())
     return str(value)
 
