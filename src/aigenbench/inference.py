@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 from torch.utils.data import DataLoader, Dataset
 
 from aigenbench.data.sources import IMAGE_SUFFIXES
 from aigenbench.errors import ConfigError, DataError
+from aigenbench.scoring import fuse_mean, image_runs
 
 
 @dataclass
@@ -138,7 +140,8 @@ class _ReadErrors(Callback):
     def on_predict_batch_end(
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int, *_: Any
     ) -> None:
-        first = torch.unique_consecutive(batch["id"].cpu())
+        ids = batch["id"].cpu().numpy()
+        first = ids[image_runs(ids)[0]]
         for position, reason in zip(first.tolist(), batch["error"], strict=True):
             if reason is not None:
                 self.errors[position] = reason
@@ -155,13 +158,10 @@ def _per_image(outputs: Sequence[dict[str, torch.Tensor]], multiclass: bool) -> 
     if multiclass:
         probabilities = []
         for rows in outputs:
-            crop_probabilities = torch.softmax(rows["logits"].float(), dim=1)
-            _, owner = torch.unique_consecutive(rows["id"], return_inverse=True)
-            summed = torch.zeros(int(owner.max()) + 1, crop_probabilities.shape[1])
-            summed.index_add_(0, owner, crop_probabilities)
-            counts = torch.bincount(owner).unsqueeze(1).float()
-            probabilities.append(summed / counts)
-        result["probabilities"] = torch.cat(probabilities).numpy()
+            crop_probabilities = torch.softmax(rows["logits"].float(), dim=1).numpy()
+            starts, counts = image_runs(rows["id"].numpy())
+            probabilities.append(fuse_mean(crop_probabilities, starts, counts))
+        result["probabilities"] = np.concatenate(probabilities)
     return result
 
 
@@ -179,7 +179,6 @@ def score_files(
     (``trainer``: its accelerator, devices, strategy, precision); under DDP every process
     scores its share and rank 0 gets the rows (the other ranks get None)."""
     import lightning as L
-    import numpy as np
 
     from aigenbench.data.decode import DEFAULT_MAX_PIXELS
     from aigenbench.data.loading import worker_init_fn

@@ -12,13 +12,11 @@ from aigenbench.evaluation.metrics import evaluate_window
 from aigenbench.evaluation.predictions import (
     build_predictions,
     find_predictions,
-    fuse_mean,
-    image_runs,
     image_scores,
     load_predictions,
-    multiclass_to_fake_score,
     save_predictions,
 )
+from aigenbench.scoring import fake_scores, fuse_mean, image_runs
 from tests.evaluation.official_format import (
     OFFICIAL_KEYS,
     make_eval_set,
@@ -82,9 +80,9 @@ def test_build_rejects_an_image_scored_twice_and_other_fusions():
 
 def test_multiclass_fake_score_is_one_minus_the_real_probability():
     # softmax([0, ln 3]) = [1/4, 3/4]; softmax([ln 2, 0, ln 2]) = [2/5, 1/5, 2/5]
-    assert multiclass_to_fake_score(np.array([[0.0, math.log(3)]]))[0] == pytest.approx(0.75)
+    assert fake_scores(np.array([[0.0, math.log(3)]]))[0] == pytest.approx(0.75)
     three = np.array([[math.log(2), 0.0, math.log(2)]])
-    assert multiclass_to_fake_score(three)[0] == pytest.approx(0.6)
+    assert fake_scores(three)[0] == pytest.approx(0.6)
 
 
 def test_build_from_multiclass_logits_derives_the_scores():

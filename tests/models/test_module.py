@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from aigenbench.errors import ConfigError
+from aigenbench.evaluation.predictions import build_predictions, image_scores
 from aigenbench.models import ModelConfig, fuse_crops, load_detector
 from aigenbench.models.config import OptimizerConfig, SchedulerConfig
 from aigenbench.training.module import DetectorModule, concat_eval_outputs
@@ -78,6 +79,39 @@ def test_multiclass_scores_only_use_the_classes_trained_so_far():
     expected = 1 - torch.softmax(logits[:, :2], dim=1)[:, 0]
     assert known.fake_scores(logits) == pytest.approx(expected)
     assert everything.fake_scores(logits) == pytest.approx(1 - torch.softmax(logits, 1)[:, 0])
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_the_modules_image_rows_equal_the_predictions_files_bit_for_bit(task):
+    """One crop arithmetic (aigenbench.scoring) on both sides: the module's per-image scores,
+    validity and crop numbering equal what the predictions file and its evaluation compute."""
+    module = DetectorModule(_config(task=task), GENERATORS)
+    module.eval()
+    batch = eval_batch([1, 5, 2, 9, 1], first_id=3, seed=2)
+    batch["valid"][9] = False  # a crop of the fourth image (crops 8..16)
+    with torch.no_grad():
+        rows = module.evaluation_step(batch, "validate")
+    file = build_predictions(
+        None if task == "multiclass" else rows["score"].numpy(),
+        rows["label"].numpy(),
+        rows["generator_id"].numpy(),
+        rows["id"].numpy(),
+        generator_names=GENERATORS,
+        windows=[GENERATORS[1:]],
+        pairing={},
+        crop_losses=None,
+        crop_multiclass_predictions=rows["logits"].numpy() if task == "multiclass" else None,
+        crop_valid=rows["valid"].numpy(),
+    )
+    assert np.array_equal(file.crop_scores, rows["score"].numpy())
+    assert np.array_equal(file.crop_to_image_index, rows["crop_to_image"].numpy())
+    assert np.array_equal(file.fused_scores, rows["image_score"].numpy())
+    assert np.array_equal(file.fused_identifiers, rows["image_id"].numpy())
+    assert file.fused_valid.tolist() == rows["image_valid"].tolist() == [1, 1, 1, 0, 1]
+    if task == "multiclass":  # the evaluation's loss default is the module's loss
+        assert np.array_equal(file.crop_losses, rows["loss"].numpy())
+        scores, _, _ = image_scores(file)  # logits fused, then scored (the official way)
+        assert np.array_equal(scores[[0, 4]], rows["image_score"].numpy()[[0, 4]])
 
 
 def test_multiclass_needs_generator_names():

@@ -23,11 +23,11 @@ from aigenbench.evaluation.predictions import (
     build_predictions,
     find_predictions,
     load_predictions,
-    multiclass_to_fake_score,
     predictions_file_name,
     save_predictions,
 )
 from aigenbench.evaluation.transfer import TransferMetrics, transfer_metrics
+from aigenbench.scoring import fake_scores
 
 __all__ = [
     "METRIC_KEYS",
@@ -43,9 +43,9 @@ __all__ = [
     "evaluate_experiment",
     "evaluate_files",
     "evaluate_window",
+    "fake_scores",
     "find_predictions",
     "load_predictions",
-    "multiclass_to_fake_score",
     "predictions_file_name",
     "save_predictions",
     "transfer_metrics",

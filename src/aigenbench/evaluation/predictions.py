@@ -39,10 +39,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.special import softmax
 
 from aigenbench.errors import ConfigError, DataError, ProtocolError
 from aigenbench.files import write_atomic
+from aigenbench.scoring import (
+    all_per_image,
+    binary_log_loss,
+    crop_image_index,
+    fake_scores,
+    fuse_mean,
+    image_runs,
+)
 
 OFFICIAL_STEP_FILE = re.compile(r"predictions_(?P<stage>\w+?)_epoch=\d+-step=(?P<step>\d+)\.npz$")
 """The per-step file name of the official framework (the highest step is the last)."""
@@ -112,51 +119,6 @@ class Predictions:
 # ----------------------------------------------------------------------------- fusion
 
 
-def image_runs(crop_identifiers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start index and crop count of each image: a run of equal consecutive identifiers."""
-    ids = np.asarray(crop_identifiers)
-    if len(ids) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
-    counts = np.diff(np.append(starts, len(ids)))
-    return starts, counts
-
-
-def fuse_mean(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Mean of the crops of each image, bit-identical to ``values[run].mean(axis=0)``.
-
-    A one-crop image keeps its value untouched (as the official fusion does). Images with the
-    same crop count are fused together by one ``mean`` over a ``(n_images, count, ...)``
-    block, which runs NumPy's reduction the same way as the per-image ``mean``.
-    """
-    values = np.asarray(values)
-    fused = values[starts].copy()
-    for count in np.unique(counts[counts > 1]).tolist():
-        selected = np.flatnonzero(counts == count)
-        index = starts[selected][:, None] + np.arange(count)
-        block = values[index]
-        if block.ndim == 2:
-            fused[selected] = block.mean(axis=1)
-        else:
-            # Per image the official code averages an (n_crops, n_classes) array over axis 0:
-            # NumPy adds the rows one after the other, so do exactly that.
-            total = block[:, 0].copy()
-            for crop in range(1, count):
-                total += block[:, crop]
-            fused[selected] = total / count
-    return fused
-
-
-def multiclass_to_fake_score(logits: np.ndarray) -> np.ndarray:
-    """Fake score of multiclass logits: the softmax mass of the fake classes (1 - P(real)).
-
-    Class 0 is real. Computed as the official evaluation does (scipy softmax, sum of columns
-    1.., clipped to [0, 1] because the sum can exceed 1 by a rounding error).
-    """
-    probabilities = softmax(np.asarray(logits), axis=1)
-    return np.clip(np.ravel(probabilities[:, 1:].sum(axis=1)), 0.0, 1.0)
-
-
 def image_scores(predictions: Predictions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-image fake scores, generator ids and IDs, fused from the crops like the official code.
 
@@ -165,19 +127,14 @@ def image_scores(predictions: Predictions) -> tuple[np.ndarray, np.ndarray, np.n
     starts, counts = image_runs(predictions.crop_identifiers)
     if predictions.crop_multiclass_predictions is not None:
         fused = fuse_mean(predictions.crop_multiclass_predictions, starts, counts)
-        scores = multiclass_to_fake_score(fused)
+        scores = fake_scores(fused)
     else:
         crop_scores = np.asarray(predictions.crop_scores)
         if crop_scores.ndim == 2 and crop_scores.shape[1] == 1:
             crop_scores = crop_scores[:, 0]
         fused = fuse_mean(crop_scores, starts, counts)
-        if fused.ndim == 1:
-            scores = fused
-        elif fused.shape[1] == 2:
-            scores = softmax(fused, axis=1)[:, 1]
-        else:
-            # Logits over generators stored as scores: the same fake score as multiclass.
-            scores = multiclass_to_fake_score(fused)
+        # Two-class logits, or logits over generators, stored as scores: their fake score.
+        scores = fused if fused.ndim == 1 else fake_scores(fused)
     generator_ids = np.asarray(predictions.crop_generator_ids)[starts]
     identifiers = np.asarray(predictions.crop_identifiers)[starts]
     return scores, generator_ids, identifiers
@@ -199,13 +156,6 @@ def _pairing_column(pairing: PairingLookup, identifiers: np.ndarray) -> np.ndarr
             f"{len(identifiers)} images; it must give one per image ID"
         )
     return column
-
-
-def _binary_cross_entropy(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    eps = np.float32(1e-7)
-    p = np.clip(scores.astype(np.float32), eps, 1 - eps)
-    y = labels.astype(np.float32)
-    return -(y * np.log(p) + (1 - y) * np.log1p(-p))
 
 
 def build_predictions(
@@ -256,7 +206,7 @@ def build_predictions(
     if crop_scores is None:
         if multiclass is None:
             raise ProtocolError("give crop_scores, or crop_multiclass_predictions to derive them")
-        scores = multiclass_to_fake_score(multiclass).astype(np.float32)
+        scores = fake_scores(multiclass).astype(np.float32)
     else:
         scores = np.asarray(crop_scores, dtype=np.float32)
     for name, column in (("crop_labels", labels), ("crop_generator_ids", generator_ids)):
@@ -282,17 +232,17 @@ def build_predictions(
         )
 
     if crop_to_image_index is None:
-        to_image = np.repeat(np.arange(len(starts), dtype=np.int64), counts)
+        to_image = crop_image_index(counts)
     else:
         to_image = np.asarray(crop_to_image_index, dtype=np.int64)
     losses = (
-        _binary_cross_entropy(scores, labels)
+        binary_log_loss(scores, labels)
         if crop_losses is None
         else np.asarray(crop_losses, dtype=np.float32)
     )
     valid = None
     if crop_valid is not None:
-        valid = np.logical_and.reduceat(np.asarray(crop_valid, dtype=bool), starts)
+        valid = all_per_image(crop_valid, starts)
 
     degradations = None
     if image_degradations is not None:
@@ -501,7 +451,7 @@ def load_predictions(path: str | os.PathLike[str]) -> Predictions:
     crop_scores = arrays.get("crop_scores")
     if crop_scores is None:
         assert multiclass is not None
-        crop_scores = multiclass_to_fake_score(multiclass).astype(np.float32)
+        crop_scores = fake_scores(multiclass).astype(np.float32)
     generator_ids = np.asarray(arrays["crop_generator_ids"])
     crop_labels = arrays.get("crop_labels", (generator_ids != 0).astype(np.int64))
     for key, value in (("crop_scores", crop_scores), ("crop_generator_ids", generator_ids)):
@@ -544,9 +494,7 @@ def load_predictions(path: str | os.PathLike[str]) -> Predictions:
         crop_labels=np.asarray(crop_labels),
         crop_generator_ids=generator_ids,
         crop_identifiers=crop_ids,
-        crop_to_image_index=np.asarray(
-            arrays.get("crop_to_image_index", np.repeat(np.arange(n_images), counts))
-        ),
+        crop_to_image_index=np.asarray(arrays.get("crop_to_image_index", crop_image_index(counts))),
         crop_losses=np.asarray(crop_losses),
         fused_scores=fused_or("fused_scores", lambda: fuse_mean(crop_scores, starts, counts)),
         fused_labels=fused_or("fused_labels", lambda: np.asarray(crop_labels)[starts]),

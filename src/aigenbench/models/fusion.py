@@ -13,6 +13,7 @@ from collections.abc import Callable
 import torch
 
 from aigenbench.errors import ConfigError
+from aigenbench.scoring import fuse_mean, image_runs
 from aigenbench.suggest import did_you_mean
 
 Fusion = Callable[[torch.Tensor], torch.Tensor]
@@ -56,21 +57,16 @@ def fuse_crops(
 ) -> torch.Tensor:
     """Per-image scores from per-crop ``scores`` (``[C]`` or ``[C, K]``).
 
-    ``crop_to_image`` gives each crop's image index ``0..n_images-1`` (crops of one image
-    consecutive, as batches carry them). One crop per image returns the scores unchanged.
+    ``crop_to_image`` gives each crop's image (crops of one image consecutive, as batches
+    carry them: :func:`aigenbench.scoring.image_runs`). One crop per image returns the scores
+    unchanged. The mean of float32/float64 scores is :func:`aigenbench.scoring.fuse_mean`, so
+    it equals the predictions file's ``fused_scores`` bit for bit (no gradient flows through it).
     """
     fn = resolve_fusion(fusion)
-    if crop_to_image.numel() == 0:
-        return scores[:0]
-    images, counts = torch.unique_consecutive(crop_to_image, return_counts=True)
-    if len(images) == len(scores):
+    starts, counts = image_runs(crop_to_image.detach().cpu().numpy())
+    if len(starts) == len(scores):
         return scores
-    if fn is _FUSIONS["mean"]:  # the common case, vectorised
-        index = torch.repeat_interleave(torch.arange(len(images), device=scores.device), counts)
-        total = torch.zeros(
-            (len(images), *scores.shape[1:]), dtype=scores.dtype, device=scores.device
-        )
-        total.index_add_(0, index, scores)
-        shape = (-1,) + (1,) * (scores.ndim - 1)
-        return total / counts.to(scores.dtype).reshape(shape)
+    if fn is _FUSIONS["mean"] and scores.dtype in (torch.float32, torch.float64):
+        fused = fuse_mean(scores.detach().cpu().numpy(), starts, counts)
+        return torch.from_numpy(fused).to(scores.device)
     return torch.stack([fn(group) for group in torch.split(scores, counts.tolist())])

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 
+from aigenbench import scoring
 from aigenbench.data.pipelines import EvalAugmentation, TrainAugmentation
 from aigenbench.errors import ConfigError
 from aigenbench.models.build import (
@@ -327,12 +328,10 @@ class DetectorModule(L.LightningModule):
         return self.detector.features(x)
 
     def fake_scores(self, logits: torch.Tensor) -> torch.Tensor:
-        """Fake probability per row: sigmoid (binary) or 1 - softmax(real) (multiclass)."""
-        logits = logits.float()
-        if self.config.task == "binary":
-            return torch.sigmoid(logits[:, 0])
-        probabilities = torch.softmax(self._masked(logits), dim=1)
-        return (1.0 - probabilities[:, 0]).clamp(0.0, 1.0)
+        """Fake probability per row (CPU, float32): :func:`aigenbench.scoring.fake_scores` of
+        the logits, the classes not trained yet left out (sigmoid; or 1 - softmax(real))."""
+        masked = self._masked(logits.detach().float()).cpu()
+        return torch.from_numpy(scoring.fake_scores(masked.numpy()))
 
     def _masked(self, logits: torch.Tensor) -> torch.Tensor:
         if self._class_mask is None:
@@ -403,51 +402,64 @@ class DetectorModule(L.LightningModule):
         ``image_id``, ``image_label``, ``image_generator_id``, ``image_valid``.
         Labels may be absent (``predict`` on unlabelled images).
         """
+        # The rows are CPU tensors (the predictions file's); the crop arithmetic is
+        # aigenbench.scoring's, the same the predictions file and its evaluation use.
         logits = self(batch).float()
         scores = self.fake_scores(logits)
         n = len(scores)
-        device = scores.device
         crop_to_image = batch.get("crop_to_image")
         if crop_to_image is None:
-            crop_to_image = torch.arange(n, device=device)
-        crop_to_image = crop_to_image.to(device).long()
-        first = _run_starts(crop_to_image)
+            crop_to_image = torch.arange(n)
+        crop_to_image = crop_to_image.cpu().long()
+        starts, counts = scoring.image_runs(crop_to_image.numpy())
+        first = torch.from_numpy(starts)
         rows: EvalRows = {
             "score": scores,
-            "crop_to_image": _renumber(crop_to_image) + self._images_seen,
-            "valid": batch["valid"].bool()
+            "crop_to_image": torch.from_numpy(scoring.crop_image_index(counts)) + self._images_seen,
+            "valid": batch["valid"].cpu().bool()
             if "valid" in batch
-            else torch.ones(n, dtype=torch.bool, device=device),
+            else torch.ones(n, dtype=torch.bool),
         }
         for key in ("label", "generator_id", "id"):
             if key in batch:
-                rows[key] = batch[key].long()
+                rows[key] = batch[key].cpu().long()
         if "label" in batch:
             if self.config.task == "binary":
-                loss = F.binary_cross_entropy_with_logits(
-                    logits[:, 0], rows["label"].float(), reduction="none"
+                loss = (
+                    F.binary_cross_entropy_with_logits(
+                        logits[:, 0], batch["label"].float(), reduction="none"
+                    )
+                    .detach()
+                    .cpu()
                 )
             else:
-                # By hand: F.binary_cross_entropy refuses to run under CUDA autocast.
-                p = scores.float().clamp(1e-7, 1 - 1e-7)
-                y = rows["label"].float()
-                loss = -(y * torch.log(p) + (1 - y) * torch.log1p(-p))
+                loss = torch.from_numpy(
+                    scoring.binary_log_loss(scores.numpy(), rows["label"].numpy())
+                )
             rows["loss"] = loss
             if stage != "predict" and self._trainer is not None:  # no logging in predict
-                self.log(f"{stage}/loss", loss.mean(), on_epoch=True, batch_size=n, sync_dist=True)
+                self.log(
+                    f"{stage}/loss",
+                    loss.mean().to(self.device),
+                    on_epoch=True,
+                    batch_size=n,
+                    sync_dist=True,
+                )
         if self.config.task == "multiclass":
-            rows["logits"] = self._masked(logits)
-        rows["image_score"] = self.scores_fusion(scores, crop_to_image)
-        rows["image_valid"] = _all_per_image(rows["valid"], crop_to_image)
+            rows["logits"] = self._masked(logits).detach().cpu()
+        rows["image_score"] = self.scores_fusion(scores, crop_to_image).detach().cpu()
+        rows["image_valid"] = torch.from_numpy(scoring.all_per_image(rows["valid"].numpy(), starts))
         for key in ("id", "label", "generator_id"):
             if key in rows:
                 rows[f"image_{key}"] = rows[key][first]
         if self.metrics and "image_label" in rows and stage != "predict":
             keep = rows["image_valid"]
             for metric in self._metric_objects():
-                metric.update(rows["image_score"][keep].float(), rows["image_label"][keep])
-        self._images_seen += len(first)
-        rows = {k: v.detach().cpu() for k, v in rows.items()}
+                metric.update(
+                    rows["image_score"][keep].float().to(self.device),
+                    rows["image_label"][keep].to(self.device),
+                )
+        self._images_seen += len(starts)
         self.eval_outputs.append(rows)
         return rows
 
@@ -544,33 +556,6 @@ class DetectorModule(L.LightningModule):
         if self._trainer is not None:
             record["world_size"] = int(self._trainer.world_size)
         checkpoint[CHECKPOINT_KEY] = record
-
-
-def _run_starts(crop_to_image: torch.Tensor) -> torch.Tensor:
-    """Index of the first crop of each image (crops of one image are consecutive)."""
-    if len(crop_to_image) == 0:
-        return crop_to_image
-    change = torch.ones_like(crop_to_image, dtype=torch.bool)
-    change[1:] = crop_to_image[1:] != crop_to_image[:-1]
-    return torch.nonzero(change).flatten()
-
-
-def _renumber(crop_to_image: torch.Tensor) -> torch.Tensor:
-    """0..n_images-1 in order of appearance (whatever numbering the batch used)."""
-    if len(crop_to_image) == 0:
-        return crop_to_image
-    change = torch.zeros_like(crop_to_image)
-    change[1:] = (crop_to_image[1:] != crop_to_image[:-1]).long()
-    return torch.cumsum(change, dim=0)
-
-
-def _all_per_image(values: torch.Tensor, crop_to_image: torch.Tensor) -> torch.Tensor:
-    """Per image: True when every crop of it is True."""
-    image = _renumber(crop_to_image)
-    n_images = int(image[-1]) + 1 if len(image) else 0
-    bad = torch.zeros(n_images, dtype=torch.long, device=values.device)
-    bad.index_add_(0, image, (~values.bool()).long())
-    return bad == 0
 
 
 def concat_eval_outputs(outputs: Sequence[EvalRows]) -> dict[str, np.ndarray]:
