@@ -69,6 +69,16 @@ def test_build_accepts_a_pairing_function_and_numbers_images_without_batches():
     assert predictions.crop_to_image_index.tolist() == [0, 0, 1, 2, 2, 2]
 
 
+def test_the_default_crop_loss_is_the_clipped_binary_log_loss():
+    # crops: fake 0.5, fake 0.75, real 0.25, fake 0.5, fake 1.0, fake 0.0
+    losses = small_predictions().crop_losses
+    expected = [math.log(2), -math.log(0.75), -math.log(0.75), math.log(2)]
+    assert losses[:4].tolist() == pytest.approx(expected, rel=1e-6)
+    # a certain wrong answer (a fake at 0) costs -log(1e-7), finite: the score is clipped
+    assert losses[5] == pytest.approx(-math.log(1e-7), rel=1e-6)
+    assert 0 < losses[4] < 1e-6
+
+
 def test_build_rejects_an_image_scored_twice_and_other_fusions():
     with pytest.raises(ProtocolError, match="image ID 7 appears in two places"):
         small_predictions(crop_identifiers=[7, 7, 3, 7, 9, 9])

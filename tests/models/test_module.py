@@ -114,6 +114,20 @@ def test_the_modules_image_rows_equal_the_predictions_files_bit_for_bit(task):
         assert np.array_equal(scores[[0, 4]], rows["image_score"].numpy()[[0, 4]])
 
 
+def test_the_multiclass_evaluation_loss_is_clipped_like_the_files(monkeypatch):
+    """A certain wrong answer costs -log(1e-7), not infinity (aigenbench.scoring)."""
+    module = DetectorModule(_config(task="multiclass"), GENERATORS)
+    batch = eval_batch([1, 1], seed=4)
+    batch["label"] = torch.tensor([0, 1])
+    certain = torch.tensor([[0.0, 200.0, 0.0, 0.0], [200.0, 0.0, 0.0, 0.0]])  # both wrong
+    monkeypatch.setattr(module, "forward", lambda batch: certain)
+    rows = module.evaluation_step(batch, "validate")
+    assert rows["score"].tolist() == [1.0, 0.0]
+    eps = np.float32(1e-7)  # a real at p = 1 - eps (in float32), a fake at p = eps
+    expected = [-np.log1p(-(np.float32(1) - eps)), -np.log(eps)]
+    assert rows["loss"].numpy() == pytest.approx(expected, rel=1e-6)
+
+
 def test_multiclass_needs_generator_names():
     with pytest.raises(ConfigError, match="generator names"):
         DetectorModule(_config(task="multiclass"))
