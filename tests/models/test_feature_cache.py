@@ -1,174 +1,293 @@
-"""The frozen-feature cache: exact (cache on = cache off), reusable, invalidated, crash-safe."""
+"""The frozen-feature store: exact (cache on = cache off), resumable after a kill,
+fingerprinted, crash-safe, damaged files named."""
 
 from __future__ import annotations
+
+import errno
+import json
+import os
+import subprocess
+import sys
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import DataLoader, Dataset
 
+from aigenbench.data.batch import collate_evaluation, collate_training
+from aigenbench.errors import DataError
 from aigenbench.models import ModelConfig
+from aigenbench.training.cached_data import extract_features
 from aigenbench.training.feature_cache import (
     CachedEvaluationSet,
     CachedTrainingSet,
     FeatureStore,
-    extract_features,
     feature_fingerprint,
     feature_loader,
 )
 from aigenbench.training.module import DetectorModule, concat_eval_outputs
 
-from .conftest import eval_batch, loader, train_batch, trainer
+from .conftest import loader, trainer
 
-CROPS = [[1, 5, 2], [1, 1, 5], [3]]
-
-
-def _eval_batches() -> list[dict[str, torch.Tensor]]:
-    batches, first = [], 0
-    for seed, crops in enumerate(CROPS):
-        batches.append(
-            eval_batch(crops, first_id=first * 7 + 3, seed=seed)
-        )  # IDs need not be dense
-        first += len(crops)
-    return batches
+CROPS = [1, 5, 2, 1, 1, 5, 3, 1]
+"""Crops per evaluation image (multicrop gives 1 or 5; a method's crop maker any number)."""
+IDS = [3, 4, 7, 10, 11, 12, 20, 21]  # IDs need not be dense
+UNREADABLE = 10  # its one crop is the placeholder (valid False)
+REPO = Path(__file__).resolve().parents[2]
 
 
-def _eval_columns(batches):
-    starts = [torch.unique_consecutive(b["id"], return_inverse=True) for b in batches]
-    ids = torch.cat([s[0] for s in starts])
-    labels, generators = [], []
-    for batch in batches:
-        first = torch.ones(len(batch["id"]), dtype=torch.bool)
-        first[1:] = batch["id"][1:] != batch["id"][:-1]
-        labels.append(batch["label"][first])
-        generators.append(batch["generator_id"][first])
-    return ids, torch.cat(labels), torch.cat(generators)
+def eval_samples(seed: int = 0) -> list[dict]:
+    g = torch.Generator().manual_seed(seed)
+    return [
+        {
+            "crops": list(torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)),
+            "label": int(i % 2),
+            "generator_id": int(i % 3),
+            "id": image_id,
+            "valid": image_id != UNREADABLE,
+        }
+        for i, (image_id, n) in enumerate(zip(IDS, CROPS, strict=True))
+    ]
 
 
-def _probe(**overrides) -> DetectorModule:
-    config = ModelConfig(
-        backbone="tiny:8", pretrained=False, freezing="probe", input_size=32, **overrides
-    )
+def train_samples(copies: int = 2) -> list[dict]:
+    g = torch.Generator().manual_seed(1)
+    return [
+        {
+            "image": torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8, generator=g),
+            "label": int(image_id % 2),
+            "generator_id": int(image_id % 3),
+            "id": image_id,
+            "copy": copy,
+        }
+        for image_id in IDS
+        for copy in range(copies)
+    ]
+
+
+class Served(Dataset):
+    """A list of samples that counts what it serves."""
+
+    def __init__(self, samples: list[dict]) -> None:
+        self.samples, self.served = samples, 0
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> dict:
+        self.served += 1
+        return self.samples[index]
+
+
+def probe() -> DetectorModule:
+    config = ModelConfig(backbone="tiny:8", pretrained=False, freezing="probe", input_size=32)
     return DetectorModule(config)
 
 
-def _store(tmp_path, module, **pipeline) -> FeatureStore:
-    fingerprint = feature_fingerprint(module.detector, crop="multicrop", **pipeline)
+def opener(root: Path, module: DetectorModule, *, ids=IDS, copies=1, crops=5, say=None, **pipe):
+    fingerprint = feature_fingerprint(module.detector, crop="multicrop", **pipe)
+    return partial(_open, root, ids, copies, crops, module.detector.feature_dim, fingerprint, say)
+
+
+def _open(root, ids, copies, crops, dim, fingerprint, say, writable):
     return FeatureStore(
-        tmp_path / "cache", fingerprint=fingerprint, dim=module.detector.feature_dim
+        root,
+        ids=ids,
+        copies=copies,
+        crops=crops,
+        dim=dim,
+        fingerprint=fingerprint,
+        writable=writable,
+        say=say,
     )
 
 
+def extract_eval(store_opener, module, dataset, batch_size=3):
+    ids = np.asarray([s["id"] for s in dataset.samples])
+    load = partial(DataLoader, batch_size=batch_size, collate_fn=collate_evaluation)
+    return extract_features(trainer(), module, store_opener, dataset, ids, None, load)
+
+
 def test_evaluation_with_and_without_the_cache_gives_identical_predictions(tmp_path):
-    module = _probe()
-    batches = _eval_batches()
-    trainer().validate(module, loader(batches), verbose=False)
+    module = probe()
+    samples = eval_samples()
+    images = DataLoader(samples, batch_size=3, collate_fn=collate_evaluation)
+    trainer().validate(module, images, verbose=False)
     direct = concat_eval_outputs(module.eval_outputs)
 
-    store = _store(tmp_path, module)
-    assert extract_features(module.detector, batches, store, "validate") == 18
-    ids, labels, generators = _eval_columns(batches)
-    cached_set = CachedEvaluationSet(store, "validate", ids, labels, generators)
-    trainer().validate(module, feature_loader(cached_set, batch_size=3), verbose=False)
+    store, computed = extract_eval(opener(tmp_path / "cache", module), module, Served(samples))
+    assert computed == len(IDS)
+    labels = [s["label"] for s in samples]
+    generators = [s["generator_id"] for s in samples]
+    cached_set = CachedEvaluationSet(store, IDS, labels, generators)
+    trainer().validate(module, feature_loader(cached_set, batch_size=2), verbose=False)
     cached = concat_eval_outputs(module.eval_outputs)
 
     assert direct.keys() == cached.keys()
     for key in direct:
         assert np.array_equal(direct[key], cached[key]), key
+    assert not cached["valid"][cached["id"] == UNREADABLE].any()
+    assert cached["valid"][cached["id"] != UNREADABLE].all()
 
 
 def test_training_on_cached_features_gives_identical_weights(tmp_path):
-    batches = [train_batch(seed=i) for i in range(4)]
-    for batch in batches:
-        batch["copy"] = torch.arange(len(batch["id"])) % 2
-    direct = _probe()
-    cached = _probe()
-    assert torch.equal(direct.detector.head[1].weight, cached.detector.head[1].weight)
-    trainer(max_steps=4).fit(direct, loader(batches))
+    samples = train_samples(copies=2)
+    batches = [collate_training(samples[i : i + 8]) for i in range(0, len(samples), 8)]
+    direct, cached = probe(), probe()
+    trainer(max_steps=2).fit(direct, loader(batches))
 
-    store = _store(tmp_path, cached)
-    extract_features(cached.detector, batches, store, "train")
-    columns = {
-        k: torch.cat([b[k] for b in batches]) for k in ("id", "copy", "label", "generator_id")
-    }
-    dataset = CachedTrainingSet(
-        store, "train", columns["id"], columns["copy"], columns["label"], columns["generator_id"]
+    ids = np.asarray([s["id"] for s in samples])
+    copies = np.asarray([s["copy"] for s in samples])
+    open_store = opener(tmp_path / "train", cached, copies=2, crops=1)
+    load = partial(DataLoader, batch_size=5, collate_fn=collate_training)
+    store, computed = extract_features(
+        trainer(), cached, open_store, Served(samples), ids, copies, load
     )
-    trainer(max_steps=4).fit(cached, feature_loader(dataset, batch_size=8))
+    assert computed == len(samples)
+    labels = [s["label"] for s in samples]
+    generators = [s["generator_id"] for s in samples]
+    dataset = CachedTrainingSet(store, ids, copies, labels, generators)
+    trainer(max_steps=2).fit(cached, feature_loader(dataset, batch_size=8))
     for name, tensor in direct.detector.state_dict().items():
         assert torch.equal(tensor, cached.detector.state_dict()[name]), name
 
 
-def test_only_missing_entries_are_computed_and_the_store_survives_reopening(tmp_path):
-    module = _probe()
-    batches = _eval_batches()
-    store = _store(tmp_path, module)
-    assert extract_features(module.detector, batches[:1], store, "validate") == 8
-    assert extract_features(module.detector, batches, store, "validate") == 10
-    assert extract_features(module.detector, batches, store, "validate") == 0
-    before = store.crops("validate", [3, 4]).copy()
+KILLED_EXTRACTION = """
+import os, signal, sys
+from functools import partial
+sys.path.insert(0, {repo!r})
+import numpy as np, torch
+from aigenbench.models import register_backbone
+from aigenbench.training import cached_data
+from tests.models.conftest import make_tiny
+from tests.models import test_feature_cache as t
+register_backbone("tiny", make_tiny, overwrite=True)
+cached_data.WRITE_EVERY = 1  # every batch written: the kill falls between two writes
 
-    reopened = _store(tmp_path, module)  # another window, or after a restart
-    assert not reopened.invalidated
-    assert len(reopened) == 18
-    assert extract_features(module.detector, batches, reopened, "validate") == 0
-    after = reopened.crops("validate", [3, 4])
-    assert torch.equal(after["features"], before["features"])
-    assert after["crop_to_image"].tolist() == [0, 1, 1, 1, 1, 1]
-    assert after["crop"].tolist() == [0, 0, 1, 2, 3, 4]
+class KilledAt(t.Served):
+    def __getitem__(self, index):
+        if self.served == {kill_at}:
+            os.kill(os.getpid(), signal.SIGKILL)  # kill -9: no clean-up, no flush
+        return super().__getitem__(index)
+
+module = t.probe()
+t.extract_eval(t.opener({root!r}, module), module, KilledAt(t.eval_samples()), batch_size=2)
+"""
 
 
-def test_a_new_fingerprint_empties_the_store(tmp_path):
-    module = _probe()
-    batches = _eval_batches()
-    store = _store(tmp_path, module)
-    extract_features(module.detector, batches, store, "validate")
+def test_a_killed_extraction_resumes_with_the_missing_rows_only_and_identical_features(tmp_path):
+    script = KILLED_EXTRACTION.format(repo=str(REPO), root=str(tmp_path / "cache"), kill_at=5)
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
 
-    assert not _store(tmp_path, module).invalidated
-    other_pipeline = _store(tmp_path, module, jpeg_quality=[50, 100])
-    assert other_pipeline.invalidated and len(other_pipeline) == 0
+    module = probe()  # the same seeded weights as the killed process
+    partial_store = opener(tmp_path / "cache", module)(False)
+    done = partial_store.filled(partial_store.items(IDS))
+    assert done.tolist() == [True] * 4 + [False] * 4  # two batches of 2 written before the kill
+    partial_store.close()
+
+    rerun = Served(eval_samples())
+    _, computed = extract_eval(opener(tmp_path / "cache", module), module, rerun, 2)
+    assert computed == rerun.served == 4  # only the missing images went through the backbone
+
+    extract_eval(opener(tmp_path / "fresh", module), module, Served(eval_samples()))
+    for name in ("features.npy", "filled.npy"):
+        resumed = np.load(tmp_path / "cache" / name)
+        uninterrupted = np.load(tmp_path / "fresh" / name)
+        assert np.array_equal(resumed, uninterrupted), name  # bit-identical
+    assert np.count_nonzero(np.load(tmp_path / "cache" / "features.npy").any(axis=1)) == sum(CROPS)
+
+
+class FailingFlush(np.memmap):
+    def flush(self) -> None:
+        raise OSError(errno.EIO, "simulated crash while writing the features")
+
+
+def test_marks_are_written_only_after_their_features(tmp_path):
+    store = FeatureStore(tmp_path / "s", ids=[5, 6, 7], crops=2, dim=4, fingerprint="fp")
+    store.write(np.array([0]), np.array([2]), np.ones((2, 4), np.float32), np.array([True]))
+    store._features = store._features.view(FailingFlush)  # the crash hits the feature write
+    with pytest.raises(OSError, match="simulated crash"):
+        store.write(np.array([1]), np.array([1]), np.full((1, 4), 2.0), np.array([True]))
+    del store
+
+    reopened = FeatureStore(tmp_path / "s", ids=[5, 6, 7], crops=2, dim=4, fingerprint="fp")
+    assert reopened.filled(reopened.items([5, 6, 7])).tolist() == [True, False, False]
+    assert reopened.read(reopened.items([5]))["features"].tolist() == [[1.0] * 4] * 2
+
+
+def test_a_changed_fingerprint_rebuilds_the_store_and_says_so(tmp_path):
+    module = probe()
+    said: list[str] = []
+    root = tmp_path / "cache"
+    extract_eval(opener(root, module, say=said.append), module, Served(eval_samples()))
+
+    same = opener(root, module, say=said.append)(True)
+    assert not same.rebuilt and same.count() == len(IDS) and said == []
+    same.close()
+
+    other_pipeline = opener(root, module, say=said.append, jpeg_quality=[50, 100])(True)
+    assert other_pipeline.rebuilt and other_pipeline.count() == 0
+    assert str(root) in said[-1] and "jpeg_quality" in said[-1]
+    other_pipeline.close()
 
     # Other weights (a staged backbone after its switch) change the fingerprint too.
     with torch.no_grad():
         next(module.detector.backbone.parameters()).add_(1.0)
-    retrained = _store(tmp_path, module, jpeg_quality=[50, 100])
-    assert retrained.invalidated and len(retrained) == 0
-    assert extract_features(module.detector, batches, retrained, "validate") == 18
+    store, computed = extract_eval(
+        opener(root, module, jpeg_quality=[50, 100]), module, Served(eval_samples())
+    )
+    assert store.rebuilt and computed == len(IDS)
+
+    other_rows = opener(root, module, ids=IDS[:-1], say=said.append, jpeg_quality=[50, 100])
+    assert other_rows(True).rebuilt and "ids" in said[-1]
+    # a reader (DDP rank > 0) never rebuilds: it names the file and the fix
+    with pytest.raises(DataError, match=r"header\.json.*feature_cache off"):
+        opener(root, module, jpeg_quality=[1])(False)
 
 
-def test_an_interrupted_flush_leaves_the_last_complete_state(tmp_path):
-    store = FeatureStore(tmp_path / "s", fingerprint="fp", dim=4)
-    store.put("train", [1, 2], [0, 0], torch.ones(2, 4))
-    store.flush()
-    # A chunk written but never indexed (killed between the two writes) and a temporary file.
-    np.save(tmp_path / "s" / "chunk_000009.npy", np.zeros((3, 4), np.float32))
-    (tmp_path / "s" / ".tmp-abc.npz").write_bytes(b"partial")
-    store.put("train", [3], [0], torch.zeros(1, 4))  # pending, never flushed
+def test_damaged_files_are_named_with_the_fix(tmp_path):
+    root = tmp_path / "s"
+    FeatureStore(root, ids=[1, 2], dim=3, fingerprint="fp").close()
+    features = root / "features.npy"
+    features.write_bytes(features.read_bytes()[:100])  # truncated
+    with pytest.raises(DataError, match=r"features\.npy is damaged.*delete the folder"):
+        FeatureStore(root, ids=[1, 2], dim=3, fingerprint="fp")
 
-    reopened = FeatureStore(tmp_path / "s", fingerprint="fp", dim=4)
-    assert reopened.contains("train", [1, 2, 3], [0, 0, 0]).tolist() == [True, True, False]
-    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [
-        "chunk_000000.npy",
-        "index.npz",
-        "meta.json",
-    ]
-    assert torch.equal(reopened.get("train", [2], [0]), torch.ones(1, 4))
+    (root / "header.json").write_text("{not json")
+    with pytest.raises(DataError, match=r"header\.json is damaged.*delete the folder"):
+        FeatureStore(root, ids=[1, 2], dim=3, fingerprint="fp")
+
+    header = json.loads(json.dumps({"format": 0}))
+    (root / "header.json").write_text(json.dumps(header))  # an older store: rebuilt
+    assert FeatureStore(root, ids=[1, 2], dim=3, fingerprint="fp").rebuilt
 
 
-def test_store_keys_parts_copies_and_errors(tmp_path):
-    store = FeatureStore(tmp_path / "s", fingerprint={"a": 1}, dim=3, dtype="float16", chunk_rows=2)
-    store.put("train", [5, 5, 7], [0, 3, 1], torch.arange(9, dtype=torch.float32).view(3, 3))
-    store.put("validate", [5], None, torch.full((1, 3), -1.0))
-    store.flush()
-    assert store.count("train") == 3 and store.count("validate") == 1
-    assert store.get("train", [5], [3]).tolist() == [[3.0, 4.0, 5.0]]
-    assert store.get("validate", [5]).tolist() == [[-1.0, -1.0, -1.0]]
-    assert store.contains("train", [5, 5, 7], [1, 3, 1]).tolist() == [False, True, True]
-    assert store.missing_ids("train", [5, 6, 7]).tolist() == [6]
-    # Overwriting a key keeps one entry with the new value.
-    store.put("train", [7], [1], torch.zeros(1, 3))
-    store.flush()
-    assert store.count("train") == 3 and store.get("train", [7], [1]).tolist() == [[0.0, 0.0, 0.0]]
-    with pytest.raises(KeyError, match="image 6 copy 0"):
-        store.get("train", [6], [0])
+def test_a_full_disk_is_named_before_anything_is_computed(tmp_path, monkeypatch):
+    def full(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "posix_fallocate", full, raising=False)
+    with pytest.raises(DataError, match=r"needs .* GiB.*free some disk space"):
+        FeatureStore(tmp_path / "s", ids=range(100), dim=64, fingerprint="fp")
+
+
+def test_store_items_copies_and_errors(tmp_path):
+    store = FeatureStore(
+        tmp_path / "s", ids=[9, 5, 7], copies=2, dim=3, fingerprint={"a": 1}, dtype="float16"
+    )
+    items = store.items([5, 5, 7, 9], [0, 1, 1, 0])
+    assert items.tolist() == [0, 1, 3, 4]  # (position of the ID in sorted order) x 2 + copy
+    store.write(items[:2], np.array([1, 1]), np.arange(6.0).reshape(2, 3), np.array([True, False]))
+    assert store.filled(items).tolist() == [True, True, False, False]
+    got = store.read(items[:2])
+    assert got["features"].tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    assert got["valid"].tolist() == [True, False]
+    with pytest.raises(KeyError, match="no row for image 6"):
+        store.items([6])
     with pytest.raises(KeyError, match="extract them first"):
-        CachedEvaluationSet(store, "validate", [5, 9], [0, 1], [0, 1])
+        store.read(items[2:])
+    with pytest.raises(KeyError, match="extract them first"):
+        CachedEvaluationSet(store, [7, 9], [0, 1], [0, 1])

@@ -521,6 +521,13 @@ class EvalPipeline:
             return [ops.center_crop(image, size)]
         return [image]
 
+    @property
+    def max_crops(self) -> int | None:
+        """The most crops an image can get (None: a method's own crop maker, not known)."""
+        if self.crops is not None:
+            return None
+        return 5 if self.crop == "multicrop" else 1
+
     def placeholder(self) -> list[torch.Tensor]:
         """What an unreadable image becomes: one black crop at the input size."""
         return [torch.zeros((3, self.input_size, self.input_size), dtype=torch.uint8)]

@@ -1,25 +1,30 @@
-"""Frozen-backbone features computed once and reused: the feature cache.
+"""Frozen-backbone features computed once and reused: the feature store.
 
 With a frozen backbone (``probe``, or ``staged`` before its switch), an image's features are
 a pure function of its tensor. Evaluation images are degraded identically in every window
-(seeded by image ID), so their features can be computed once per experiment and read back by
-every window; training images too, per (image, augmentation copy), when the training
-pipeline has no stochastic part. The head then trains and scores on the cached vectors.
+(seeded by image ID), so their features are computed once per experiment and read back by
+every window; training images too, per (image, augmentation copy), when the training pipeline
+has no stochastic part. The head then trains and scores on the stored vectors.
 
-Usage (what the window runner does)::
+The rows are known before anything is computed: the image IDs of an evaluation set, or of the
+experiment's training rows, each with ``copies`` items (augmentation copies) of at most
+``crops`` feature rows (evaluation crops). So a store is a preallocated table, filled in place::
 
-    fp = feature_fingerprint(module.detector, crop="resize", pipeline=data_settings)
-    store = FeatureStore(run_dir / "features" / "validate", fingerprint=fp,
-                         dim=module.detector.feature_dim)
-    extract_features(module.detector, eval_loader, store, part="validate")   # missing only
-    loader = feature_loader(CachedEvaluationSet(store, "validate", ids, labels, gen_ids), 512)
-    trainer.validate(module, loader)                                        # head only
+    store = FeatureStore(root, ids=evaluation_ids, crops=5, dim=768, fingerprint=fp)
+    items = store.items(ids)                      # item = (ID position, copy)
+    todo = items[~store.filled(items)]            # what an interrupted run still lacks
+    store.write(todo_items, crop_counts, features, valid)
+    batch = store.read(items)                     # features [rows, dim], crop_to_image, ...
 
-A store is a directory: ``meta.json`` (fingerprint, feature size, dtype), ``index.npz``
-(keys -> chunk and row) and ``chunk_*.npy`` files (memory-mapped when read). Writes go to a
-temporary name and are renamed; the index is rewritten last, so a crash leaves the store as
-it was at the last :meth:`FeatureStore.flush`. A different fingerprint empties the store.
-One process writes a store at a time; any number read it.
+A store is a folder: ``features.npy`` (``[items x crops, dim]``, memory-mapped), ``filled.npy``
+(one byte per item: 0 = not computed, else its number of crop rows, + 128 when the image was
+unreadable) and ``header.json`` (the fingerprint and the shape), written last when the store is
+created. **Crash safety**: :meth:`FeatureStore.write` flushes the features to disk before it
+marks their items filled, and a mark is one byte, so a kill at any point leaves only complete
+items marked; a rerun computes the unmarked ones. **Fingerprint**: what the features depend on
+(backbone weights, pixel pipeline, the IDs); a store of another fingerprint is rebuilt, with a
+message naming it. A damaged file is named with the fix (an :class:`~aigenbench.errors.DataError`).
+One process writes a store (rank 0 under DDP), any number read it.
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import shutil
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +41,18 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from aigenbench.errors import ConfigError
-from aigenbench.files import write_atomic, write_text_atomic
+from aigenbench.errors import ConfigError, DataError
+from aigenbench.files import write_text_atomic
 from aigenbench.models.detector import Detector
 from aigenbench.models.pretrained import state_hash
 
-FORMAT = 2
-"""Bumped when cached features of the same settings would change (2: the evaluation
-degradations now draw their decisions before their pixels)."""
-COPY_BITS = 20
-"""Key code = image ID << COPY_BITS | copy: up to 2**20 copies/crops per image."""
-MAX_COPY = (1 << COPY_BITS) - 1
-_CHUNK = re.compile(r"chunk_(\d{6})\.npy$")
+FORMAT = 3
+"""Bumped when cached features of the same settings would change, or the files' layout
+(3: a preallocated table per set of rows)."""
+UNREADABLE = 0x80
+"""Set in an item's mark when its image could not be read (its rows are not ``valid``)."""
+MAX_CROPS = UNREADABLE - 1
+HEADER, FEATURES, FILLED = "header.json", "features.npy", "filled.npy"
 ArrayLike = Sequence[int] | np.ndarray | torch.Tensor
 
 
@@ -67,13 +72,18 @@ def fingerprint_hash(fingerprint: str | Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def ids_hash(ids: ArrayLike) -> str:
+    """A hash of a set of image IDs (the rows a store holds are part of its fingerprint)."""
+    return hashlib.sha256(np.unique(_as_int64(ids)).tobytes()).hexdigest()
+
+
 def feature_fingerprint(detector: Detector, **pipeline: Any) -> dict[str, Any]:
     """What a frozen backbone's features depend on, for :class:`FeatureStore`.
 
     The backbone's name and a hash of its weights and buffers, its normalisation and input
     size; add everything of the pixel pipeline the features depend on as keywords (crop
-    strategy, degradation settings and seed, the data source, precision/autocast,
-    channels-last), e.g. ``feature_fingerprint(det, crop="resize", precision="32-true")``.
+    strategy, degradation settings and seed, the data source, precision, channels-last), e.g.
+    ``feature_fingerprint(det, crop="resize", precision="32-true")``.
     """
     return {
         "format": FORMAT,
@@ -86,393 +96,259 @@ def feature_fingerprint(detector: Detector, **pipeline: Any) -> dict[str, Any]:
     }
 
 
-class FeatureStore:
-    """Feature vectors keyed by (part, image ID, copy), on disk.
+def _differences(old: Any, new: Any) -> list[str]:
+    """The top-level fingerprint keys whose values differ (for the rebuild message)."""
+    if not isinstance(old, Mapping) or not isinstance(new, Mapping):
+        return ["fingerprint"]
+    keys = sorted(set(old) | set(new))
+    return [k for k in keys if _canonical(old.get(k)) != _canonical(new.get(k))]
 
-    ``part`` names a set of images (``"validate"``, ``"train"``); ``copy`` is the augmentation
-    copy of a training image or the crop index of an evaluation image. ``dtype`` float32 keeps
-    cached features bit-identical to computed ones; float16 halves the disk.
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+class FeatureStore:
+    """Feature rows of known images on disk: ``copies`` items per image ID, each of at most
+    ``crops`` rows (the module doc describes the files and the guarantees).
+
+    ``writable=False`` opens an existing store to read (a DDP rank other than 0); a missing or
+    other-fingerprint store is then an error. ``dtype`` float32 keeps cached features
+    bit-identical to computed ones; float16 halves the disk. ``say`` receives the rebuild message.
     """
 
     def __init__(
         self,
         root: str | os.PathLike[str],
         *,
-        fingerprint: str | Mapping[str, Any],
+        ids: ArrayLike,
         dim: int,
+        fingerprint: str | Mapping[str, Any],
+        copies: int = 1,
+        crops: int = 1,
         dtype: str = "float32",
-        chunk_rows: int = 16384,
+        writable: bool = True,
+        say: Callable[[str], None] | None = None,
     ) -> None:
         if dtype not in ("float32", "float16"):
             raise ConfigError(f"feature cache dtype must be float32 or float16, got {dtype!r}")
+        if not 1 <= crops <= MAX_CROPS:
+            raise ValueError(f"crops must be in 1..{MAX_CROPS}, got {crops}")
         self.root = Path(root)
-        self.dim = int(dim)
+        self.ids = np.unique(_as_int64(ids))
+        self.copies, self.crops, self.dim = int(copies), int(crops), int(dim)
         self.dtype = np.dtype(dtype)
-        self.chunk_rows = int(chunk_rows)
-        self.fingerprint = fingerprint_hash(fingerprint)
-        self._fingerprint_data = fingerprint
-        self.invalidated = False
-        """True when this open found a store of another fingerprint and emptied it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._chunks: dict[int, np.ndarray] = {}
-        self._pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
-        self._pending_rows = 0
+        self.writable = writable
+        self.rebuilt = False
+        """True when this open found a store of other settings and started it afresh."""
+        fingerprint_data = fingerprint if isinstance(fingerprint, str) else dict(fingerprint)
+        self.header = {
+            "format": FORMAT,
+            "fingerprint": fingerprint_hash(fingerprint),
+            "fingerprint_data": fingerprint_data,
+            "ids": ids_hash(self.ids),
+            "items": len(self.ids) * self.copies,
+            "copies": self.copies,
+            "crops": self.crops,
+            "dim": self.dim,
+            "dtype": self.dtype.name,
+        }
+        self._say = say or (lambda text: None)
         self._open()
 
     # ------------------------------------------------------------------ opening
 
-    def _meta(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "fingerprint": self.fingerprint,
-            "fingerprint_data": self._fingerprint_data,
-            "dim": self.dim,
-            "dtype": self.dtype.name,
-            "parts": self._parts,
-        }
+    @property
+    def n_items(self) -> int:
+        return len(self.ids) * self.copies
 
     def _open(self) -> None:
-        meta_path = self.root / "meta.json"
-        meta = None
-        if meta_path.is_file():
-            try:
-                meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                meta = None
-        same = (
-            meta is not None
-            and meta.get("format") == FORMAT
-            and meta.get("fingerprint") == self.fingerprint
-            and meta.get("dim") == self.dim
-            and meta.get("dtype") == self.dtype.name
-        )
-        if not same:
-            self.invalidated = meta is not None
-            self._clear_files()
-            self._parts: list[str] = []
-            self._set_index(*_empty_index())
-            _atomic_json(meta_path, self._meta())
-            return
-        assert meta is not None  # `same` implies it
-        self._parts = list(meta["parts"])
-        index_path = self.root / "index.npz"
-        if index_path.is_file():
-            with np.load(index_path, allow_pickle=False) as data:
-                self._set_index(
-                    data["part"], data["code"], data["chunk"], data["row"], data["valid"]
+        found = self._read_header()
+        if found != self.header:
+            if not self.writable:
+                raise DataError(
+                    f"feature cache {self.root / HEADER} is missing or was built for other "
+                    "settings; the process that writes it (rank 0) should have built it: run "
+                    "again, or turn the cache off (--experiment.feature_cache off)"
                 )
+            if found is not None:
+                changed = _differences(
+                    found.get("fingerprint_data"), self.header["fingerprint_data"]
+                )
+                shape = [
+                    key
+                    for key in ("ids", "copies", "crops", "dim", "dtype")
+                    if found.get(key) != self.header[key]
+                ]
+                self._say(
+                    f"feature cache {self.root}: built for other settings (differs: "
+                    f"{', '.join(changed + shape) or 'format'}); its features are discarded and "
+                    "computed again"
+                )
+                self.rebuilt = True
+            self._create()
+        mode = "r+" if self.writable else "r"
+        self._features = self._map(
+            FEATURES, mode, (self.n_items * self.crops, self.dim), self.dtype
+        )
+        self._filled = self._map(FILLED, mode, (self.n_items,), np.dtype(np.uint8))
+
+    def _read_header(self) -> dict[str, Any] | None:
+        path = self.root / HEADER
+        if not path.is_file():
+            return None
+        try:
+            header = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(header, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as error:
+            raise DataError(
+                f"feature cache header {path} is damaged ({error}); delete the folder "
+                f"{self.root} (its features are computed again) or turn the cache off "
+                "(--experiment.feature_cache off)"
+            ) from None
+        return header
+
+    def _create(self) -> None:
+        """A new, empty store: the tables first, the header last (a kill before the header
+        leaves a folder that the next open creates again)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / HEADER).unlink(missing_ok=True)
+        for name, shape, dtype in (
+            (FEATURES, (self.n_items * self.crops, self.dim), self.dtype),
+            (FILLED, (self.n_items,), np.dtype(np.uint8)),
+        ):
+            temporary = self.root / f".{name}.tmp"
+            table = np.lib.format.open_memmap(temporary, mode="w+", dtype=dtype, shape=shape)
+            del table
+            _reserve(temporary, self.root)
+            os.replace(temporary, self.root / name)
+        write_text_atomic(self.root / HEADER, json.dumps(self.header, sort_keys=True, default=str))
+
+    def _map(self, name: str, mode: str, shape: tuple[int, ...], dtype: np.dtype) -> np.memmap:
+        path = self.root / name
+        try:
+            table = np.load(path, mmap_mode=mode)  # type: ignore[arg-type]
+        except (OSError, ValueError, EOFError) as error:
+            table, problem = None, str(error)
         else:
-            self._set_index(*_empty_index())
-        # Chunks written after the last index (an interrupted flush) and temporary files.
-        referenced = set(np.unique(self._chunk).tolist())
-        for path in self.root.iterdir():
-            match = _CHUNK.match(path.name)
-            if (match and int(match.group(1)) not in referenced) or path.name.startswith(".tmp"):
-                path.unlink(missing_ok=True)
-
-    def _clear_files(self) -> None:
-        for path in self.root.iterdir():
-            if (
-                _CHUNK.match(path.name)
-                or path.name in ("index.npz", "meta.json")
-                or path.name.startswith(".tmp")
-            ):
-                path.unlink(missing_ok=True)
-        self._chunks.clear()
-
-    def _set_index(
-        self,
-        part: np.ndarray,
-        code: np.ndarray,
-        chunk: np.ndarray,
-        row: np.ndarray,
-        valid: np.ndarray,
-    ) -> None:
-        # Sorted by (part, code): lookups are binary searches, a part's entries contiguous.
-        order = np.lexsort((code, part))
-        self._part = np.asarray(part, dtype=np.int16)[order]
-        self._code = np.asarray(code, dtype=np.int64)[order]
-        self._chunk = np.asarray(chunk, dtype=np.int32)[order]
-        self._row = np.asarray(row, dtype=np.int64)[order]
-        self._valid = np.asarray(valid, dtype=bool)[order]
-        self._part_bounds = {
-            p: (
-                int(np.searchsorted(self._part, p, "left")),
-                int(np.searchsorted(self._part, p, "right")),
+            problem = f"shape {table.shape} {table.dtype}, expected {shape} {dtype}"
+        if table is None or table.shape != shape or table.dtype != dtype:
+            raise DataError(
+                f"feature cache file {path} is damaged ({problem}); delete the folder "
+                f"{self.root} (its features are computed again) or turn the cache off "
+                "(--experiment.feature_cache off)"
             )
-            for p in range(len(self._parts))
-        }
+        return table
 
-    # ------------------------------------------------------------------ lookups
+    # ------------------------------------------------------------------ items
 
-    def __len__(self) -> int:
-        return len(self._code)
-
-    def count(self, part: str) -> int:
-        lo, hi = self._bounds(part)
-        return hi - lo
-
-    def _bounds(self, part: str) -> tuple[int, int]:
-        if part not in self._parts:
-            return 0, 0
-        return self._part_bounds[self._parts.index(part)]
-
-    def _positions(self, part: str, codes: np.ndarray) -> np.ndarray:
-        """Index of each code in the (sorted) index, -1 when absent."""
-        lo, hi = self._bounds(part)
-        keys = self._code[lo:hi]
-        at = np.searchsorted(keys, codes)
-        found = at < len(keys)
-        found[found] = keys[at[found]] == codes[found]
-        return np.where(found, at + lo, -1)
-
-    @staticmethod
-    def _codes(ids: ArrayLike, copies: ArrayLike | None) -> np.ndarray:
+    def items(self, ids: ArrayLike, copies: ArrayLike | None = None) -> np.ndarray:
+        """The item of each (image ID, copy); a KeyError names an ID the store does not hold."""
         ids = _as_int64(ids)
-        copies = np.zeros_like(ids) if copies is None else _as_int64(copies)
-        if len(copies) != len(ids):
-            raise ValueError(f"{len(ids)} ids but {len(copies)} copies")
-        if len(ids) and (ids.min() < 0 or copies.min() < 0 or copies.max() > MAX_COPY):
-            raise ValueError(f"image IDs must be >= 0 and copies in 0..{MAX_COPY}")
-        return (ids << COPY_BITS) | copies
-
-    def contains(self, part: str, ids: ArrayLike, copies: ArrayLike | None = None) -> np.ndarray:
-        """Whether each (ID, copy) is stored (pending rows not yet flushed count too)."""
-        codes = self._codes(ids, copies)
-        found = self._positions(part, codes) >= 0
-        if self._pending and part in self._parts:
-            code = self._parts.index(part)
-            pending = [c for p, c, _, _ in self._pending if p == code]
-            if pending:
-                found |= np.isin(codes, np.concatenate(pending))
-        return found
-
-    def missing_ids(self, part: str, ids: ArrayLike) -> np.ndarray:
-        """The image IDs of ``ids`` with no entry at all in ``part`` (any copy/crop)."""
-        ids = _as_int64(ids)
-        lo, hi = self._bounds(part)
-        keys = self._code[lo:hi]
-        start = np.searchsorted(keys, ids << COPY_BITS, "left")
-        end = np.searchsorted(keys, (ids + 1) << COPY_BITS, "left")
-        return ids[end == start]
-
-    def get(self, part: str, ids: ArrayLike, copies: ArrayLike | None = None) -> torch.Tensor:
-        """Features ``[N, dim]`` (float32) of each (ID, copy); a KeyError names a missing one."""
-        codes = self._codes(ids, copies)
-        positions = self._positions(part, codes)
-        if (positions < 0).any():
-            bad = int(np.flatnonzero(positions < 0)[0])
+        copies_array = np.zeros_like(ids) if copies is None else _as_int64(copies)
+        at = np.minimum(np.searchsorted(self.ids, ids), max(len(self.ids) - 1, 0))
+        absent = (self.ids[at] != ids) if len(self.ids) else np.ones(len(ids), bool)
+        if absent.any():
             raise KeyError(
-                f"feature cache {self.root} has no features for {part} image "
-                f"{int(codes[bad] >> COPY_BITS)} copy {int(codes[bad] & MAX_COPY)}: "
-                "extract them first"
+                f"feature cache {self.root} has no row for image {int(ids[absent.argmax()])}"
             )
-        return torch.from_numpy(self._read(positions))
+        if len(ids) and (copies_array.min() < 0 or copies_array.max() >= self.copies):
+            raise KeyError(f"feature cache {self.root} holds copies 0..{self.copies - 1} only")
+        return at * self.copies + copies_array
 
-    def crops(self, part: str, ids: ArrayLike) -> dict[str, torch.Tensor]:
-        """Every stored crop of each image, in (image, crop) order, as an evaluation batch part.
-
-        Returns ``features`` ``[C, dim]``, ``crop_to_image`` (0..len(ids)-1), ``crop``
-        (crop index), ``valid``. A KeyError names an image without features.
-        """
+    def holds(self, ids: ArrayLike) -> bool:
+        """Whether every image ID has rows in this store."""
         ids = _as_int64(ids)
-        lo, hi = self._bounds(part)
-        keys = self._code[lo:hi]
-        start = np.searchsorted(keys, ids << COPY_BITS, "left")
-        end = np.searchsorted(keys, (ids + 1) << COPY_BITS, "left")
-        counts = end - start
-        if (counts == 0).any():
-            bad = int(ids[np.flatnonzero(counts == 0)[0]])
-            raise KeyError(f"feature cache {self.root} has no features for {part} image {bad}")
-        positions = lo + np.concatenate([np.arange(s, e) for s, e in zip(start, end, strict=True)])
+        return bool(np.isin(ids, self.ids).all())
+
+    def filled(self, items: np.ndarray) -> np.ndarray:
+        """Whether each item's features are stored."""
+        return np.asarray(self._filled[items]) != 0
+
+    def count(self) -> int:
+        """How many items are stored."""
+        return int(np.count_nonzero(np.asarray(self._filled)))
+
+    # ------------------------------------------------------------------ reading
+
+    def read(self, items: np.ndarray) -> dict[str, torch.Tensor]:
+        """The stored rows of ``items``, in item order: ``features`` ``[R, dim]`` (float32),
+        ``crop_to_image`` (0..len(items)-1), ``crop`` (crop index), ``valid``. A KeyError names
+        an item not computed yet."""
+        marks = np.asarray(self._filled[items])
+        if (marks == 0).any():
+            raise KeyError(
+                f"feature cache {self.root} has no features for item {int(items[marks.argmin()])} "
+                "(image position x copies + copy): extract them first"
+            )
+        counts = (marks & MAX_CROPS).astype(np.int64)
+        owner = np.repeat(np.arange(len(items)), counts)
+        crop = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+        rows = np.repeat(items * self.crops, counts) + crop
+        features = np.asarray(self._features[rows], dtype=np.float32)
         return {
-            "features": torch.from_numpy(self._read(positions)),
-            "crop_to_image": torch.from_numpy(np.repeat(np.arange(len(ids)), counts)),
-            "crop": torch.from_numpy(self._code[positions] & MAX_COPY),
-            "valid": torch.from_numpy(self._valid[positions].copy()),
-            "id": torch.from_numpy(np.repeat(ids, counts)),
+            "features": torch.from_numpy(features),
+            "crop_to_image": torch.from_numpy(owner),
+            "crop": torch.from_numpy(crop),
+            "valid": torch.from_numpy(np.repeat((marks & UNREADABLE) == 0, counts)),
         }
-
-    def _read(self, positions: np.ndarray) -> np.ndarray:
-        out = np.empty((len(positions), self.dim), dtype=np.float32)
-        chunks = self._chunk[positions]
-        rows = self._row[positions]
-        for chunk in np.unique(chunks):
-            selected = chunks == chunk
-            out[selected] = self._chunk_array(int(chunk))[rows[selected]]
-        return out
-
-    def _chunk_array(self, chunk: int) -> np.ndarray:
-        if chunk not in self._chunks:
-            self._chunks[chunk] = np.load(self.root / f"chunk_{chunk:06d}.npy", mmap_mode="r")
-        return self._chunks[chunk]
 
     # ------------------------------------------------------------------ writing
 
-    def put(
+    def write(
         self,
-        part: str,
-        ids: ArrayLike,
-        copies: ArrayLike | None,
-        features: torch.Tensor | np.ndarray,
-        valid: ArrayLike | None = None,
+        items: np.ndarray,
+        counts: np.ndarray,
+        features: np.ndarray,
+        valid: np.ndarray,
     ) -> None:
-        """Add features (written at the next :meth:`flush`, or when a chunk fills up)."""
-        codes = self._codes(ids, copies)
-        if isinstance(features, torch.Tensor):
-            features = features.detach().float().cpu().numpy()
-        features = np.asarray(features)
-        if features.shape != (len(codes), self.dim):
-            raise ValueError(
-                f"features of shape {features.shape}, expected ({len(codes)}, {self.dim})"
-            )
-        valid_array = (
-            np.ones(len(codes), dtype=bool) if valid is None else _as_int64(valid).astype(bool)
-        )
-        if part not in self._parts:
-            self._parts.append(part)
-            _atomic_json(self.root / "meta.json", self._meta())
-            self._part_bounds[len(self._parts) - 1] = (len(self._code), len(self._code))
-        self._pending.append(
-            (self._parts.index(part), codes, features.astype(self.dtype), valid_array)
-        )
-        self._pending_rows += len(codes)
-        if self._pending_rows >= self.chunk_rows:
-            self.flush()
-
-    def flush(self) -> None:
-        """Write the pending features as a new chunk, then the index (atomically, in that order)."""
-        if not self._pending:
+        """Store the rows of ``items`` (``counts[i]`` rows each, consecutive in ``features``)
+        and then mark them filled: the features reach the disk before their marks."""
+        if not self.writable:
+            raise RuntimeError(f"feature cache {self.root} was opened read-only")
+        items, counts = _as_int64(items), _as_int64(counts)
+        if len(items) == 0:
             return
-        part = np.concatenate([np.full(len(c), p, dtype=np.int16) for p, c, _, _ in self._pending])
-        code = np.concatenate([c for _, c, _, _ in self._pending])
-        data = np.concatenate([f for _, _, f, _ in self._pending])
-        valid = np.concatenate([v for _, _, _, v in self._pending])
-        chunk = int(self._chunk.max()) + 1 if len(self._chunk) else 0
-        while (self.root / f"chunk_{chunk:06d}.npy").exists():
-            chunk += 1
-        _atomic_npy(self.root / f"chunk_{chunk:06d}.npy", data)
-        # New entries replace old ones with the same key.
-        keep = np.ones(len(self._code), dtype=bool)
-        for p in np.unique(part):
-            name = self._parts[int(p)]
-            positions = self._positions(name, code[part == p])
-            keep[positions[positions >= 0]] = False
-        self._set_index(
-            np.concatenate([self._part[keep], part]),
-            np.concatenate([self._code[keep], code]),
-            np.concatenate([self._chunk[keep], np.full(len(code), chunk, dtype=np.int32)]),
-            np.concatenate([self._row[keep], np.arange(len(code), dtype=np.int64)]),
-            np.concatenate([self._valid[keep], valid]),
-        )
-        _atomic_npz(
-            self.root / "index.npz",
-            part=self._part,
-            code=self._code,
-            chunk=self._chunk,
-            row=self._row,
-            valid=self._valid,
-        )
-        self._pending.clear()
-        self._pending_rows = 0
+        if counts.min() < 1 or counts.max() > self.crops:
+            raise ValueError(f"1 to {self.crops} crop rows per item, got {counts.max()}")
+        if features.shape != (int(counts.sum()), self.dim):
+            raise ValueError(
+                f"features of shape {features.shape}, expected ({counts.sum()}, {self.dim})"
+            )
+        crop = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        self._features[np.repeat(items * self.crops, counts) + crop] = features.astype(self.dtype)
+        self._features.flush()  # msync: the rows are on disk before any mark says so
+        marks = counts.astype(np.uint8) | np.where(np.asarray(valid, bool), 0, UNREADABLE)
+        self._filled[items] = marks.astype(np.uint8)
+        self._filled.flush()
 
     def close(self) -> None:
-        self.flush()
-        self._chunks.clear()
-
-    def __enter__(self) -> FeatureStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        for table in (self._features, self._filled):
+            if self.writable:
+                table.flush()
+        self._features = self._filled = None  # type: ignore[assignment]
 
 
-def _empty_index() -> tuple[np.ndarray, ...]:
-    return (
-        np.zeros(0, np.int16),
-        np.zeros(0, np.int64),
-        np.zeros(0, np.int32),
-        np.zeros(0, np.int64),
-        np.zeros(0, bool),
-    )
-
-
-def _atomic_json(path: Path, data: Mapping[str, Any]) -> None:
-    write_text_atomic(path, json.dumps(data, sort_keys=True, default=str))
-
-
-def _atomic_npy(path: Path, array: np.ndarray) -> None:
-    write_atomic(path, lambda handle: np.save(handle, array))
-
-
-def _atomic_npz(path: Path, **arrays: Any) -> None:
-    write_atomic(path, lambda handle: np.savez(handle, **arrays))
-
-
-# ----------------------------------------------------------------------------- extraction
-
-
-def batch_copies(batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-    """The store's ``copy`` of each row: the crop index in evaluation, ``copy`` in training."""
-    n = len(batch["id"])
-    if "crop_to_image" in batch:
-        image = batch["crop_to_image"].long()
-        change = torch.ones(n, dtype=torch.bool)
-        change[1:] = image[1:] != image[:-1]
-        starts = torch.nonzero(change).flatten()
-        counts = torch.diff(starts, append=torch.tensor([n]))
-        return torch.arange(n) - torch.repeat_interleave(starts, counts)
-    if "copy" in batch:
-        return batch["copy"].long()
-    return torch.zeros(n, dtype=torch.long)
-
-
-def extract_features(
-    detector: Detector,
-    batches: Iterable[Mapping[str, torch.Tensor]],
-    store: FeatureStore,
-    part: str,
-    *,
-    device: str | torch.device | None = None,
-    autocast_dtype: torch.dtype | None = None,
-) -> int:
-    """Compute and store the features of every row the store lacks; returns how many.
-
-    ``batches`` are data-contract batch dicts (``image`` uint8, ``id``, and ``copy`` or
-    ``crop_to_image``): evaluation rows are keyed by (ID, crop index), training rows by
-    (ID, copy). Rows already stored are skipped (their images still pass through the loader:
-    give it only :meth:`FeatureStore.missing_ids` to skip the decoding too).
-    """
-    device = torch.device(device) if device is not None else detector.mean.device
-    was_training = detector.training
-    detector.eval()
-    computed = 0
-    try:
-        for batch in batches:
-            ids = batch["id"].long().cpu()
-            copies = batch_copies(
-                {k: v.cpu() for k, v in batch.items() if k in ("id", "crop_to_image", "copy")}
-            )
-            needed = torch.from_numpy(~store.contains(part, ids, copies))
-            if not needed.any():
-                continue
-            images = batch["image"][needed].to(device, non_blocking=True)
-            with (
-                torch.inference_mode(),
-                torch.autocast(
-                    device.type,
-                    dtype=autocast_dtype or torch.float32,
-                    enabled=autocast_dtype is not None,
-                ),
-            ):
-                features = detector.features(detector.normalize(images))
-            valid = batch["valid"][needed] if "valid" in batch else None
-            store.put(part, ids[needed], copies[needed], features.float().cpu(), valid)
-            computed += int(needed.sum())
-    finally:
-        store.flush()
-        detector.train(was_training)
-    return computed
+def _reserve(path: Path, root: Path) -> None:
+    """Give the table its disk space now: a full disk is an error here, not a crash (SIGBUS)
+    while writing through the memory map later."""
+    size = path.stat().st_size
+    if not hasattr(os, "posix_fallocate"):
+        return
+    with open(path, "r+b") as handle:
+        try:
+            os.posix_fallocate(handle.fileno(), 0, size)
+        except OSError as error:
+            if error.errno in (getattr(os, "EOPNOTSUPP", -1), getattr(os, "EINVAL", -1)):
+                return  # a file system without preallocation: the table stays sparse
+            path.unlink(missing_ok=True)
+            free = shutil.disk_usage(root).free
+            raise DataError(
+                f"feature cache {root} needs {size / 2**30:.2f} GiB and {free / 2**30:.2f} GiB "
+                f"are free ({error.strerror}); free some disk space, or turn the cache off "
+                "(--experiment.feature_cache off)"
+            ) from None
 
 
 # ----------------------------------------------------------------------------- cached batches
@@ -492,21 +368,21 @@ class CachedTrainingSet(Dataset):
     def __init__(
         self,
         store: FeatureStore,
-        part: str,
         ids: ArrayLike,
         copies: ArrayLike,
         labels: ArrayLike,
         generator_ids: ArrayLike,
     ) -> None:
-        self.store, self.part = store, part
+        self.store = store
         self.ids, self.copies = _as_int64(ids), _as_int64(copies)
         self.labels, self.generator_ids = _as_int64(labels), _as_int64(generator_ids)
         if not len(self.ids) == len(self.copies) == len(self.labels) == len(self.generator_ids):
             raise ValueError("ids, copies, labels and generator_ids must have one value per row")
-        missing = ~store.contains(part, self.ids, self.copies)
+        self.items = store.items(self.ids, self.copies)
+        missing = ~store.filled(self.items)
         if missing.any():
             raise KeyError(
-                f"feature cache {store.root} lacks {int(missing.sum())} {part} rows: "
+                f"feature cache {store.root} lacks {int(missing.sum())} training rows: "
                 "extract them first"
             )
 
@@ -519,7 +395,7 @@ class CachedTrainingSet(Dataset):
     def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
         rows = np.asarray(indices, dtype=np.int64)
         return {
-            "features": self.store.get(self.part, self.ids[rows], self.copies[rows]),
+            "features": self.store.read(self.items[rows])["features"],
             "label": torch.from_numpy(self.labels[rows]),
             "generator_id": torch.from_numpy(self.generator_ids[rows]),
             "id": torch.from_numpy(self.ids[rows]),
@@ -535,23 +411,19 @@ class CachedEvaluationSet(Dataset):
     """
 
     def __init__(
-        self,
-        store: FeatureStore,
-        part: str,
-        ids: ArrayLike,
-        labels: ArrayLike,
-        generator_ids: ArrayLike,
+        self, store: FeatureStore, ids: ArrayLike, labels: ArrayLike, generator_ids: ArrayLike
     ) -> None:
-        self.store, self.part = store, part
+        self.store = store
         self.ids = _as_int64(ids)
         self.labels, self.generator_ids = _as_int64(labels), _as_int64(generator_ids)
         if not len(self.ids) == len(self.labels) == len(self.generator_ids):
             raise ValueError("ids, labels and generator_ids must have one value per image")
-        missing = store.missing_ids(part, self.ids)
-        if len(missing):
+        self.items = store.items(self.ids)
+        missing = ~store.filled(self.items)
+        if missing.any():
             raise KeyError(
-                f"feature cache {store.root} lacks {len(missing)} {part} images (e.g. "
-                f"{missing[:3].tolist()}): extract them first"
+                f"feature cache {store.root} lacks {int(missing.sum())} evaluation images (e.g. "
+                f"{self.ids[missing][:3].tolist()}): extract them first"
             )
 
     def __len__(self) -> int:
@@ -562,8 +434,9 @@ class CachedEvaluationSet(Dataset):
 
     def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
         rows = np.asarray(indices, dtype=np.int64)
-        batch = self.store.crops(self.part, self.ids[rows])
+        batch = self.store.read(self.items[rows])
         image = batch["crop_to_image"].numpy()
+        batch["id"] = torch.from_numpy(self.ids[rows][image])
         batch["label"] = torch.from_numpy(self.labels[rows][image])
         batch["generator_id"] = torch.from_numpy(self.generator_ids[rows][image])
         return batch
@@ -573,19 +446,14 @@ def feature_loader(
     dataset: CachedTrainingSet | CachedEvaluationSet,
     batch_size: int,
     *,
-    shuffle: bool = False,
-    sampler: Sampler[int] | Iterator[int] | None = None,
-    generator: torch.Generator | None = None,
-    drop_last: bool = False,
+    sampler: Sampler[int] | None = None,
 ) -> DataLoader:
     """A DataLoader of cached batches (read in bulk; no worker processes needed)."""
     return DataLoader(
         dataset,
         batch_size=batch_size,
-        shuffle=shuffle if sampler is None else False,
-        sampler=sampler,  # type: ignore[arg-type]
-        generator=generator,
-        drop_last=drop_last,
+        shuffle=False,
+        sampler=sampler,
         collate_fn=_passthrough,
         num_workers=0,
     )

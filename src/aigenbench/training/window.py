@@ -528,9 +528,9 @@ class WindowJob:
                 f"window {self.window}: resuming from {resume.path} (step {resume.global_step})"
             )
         data: L.LightningDataModule = datamodule
-        cache = self._cache(module, trainer, training=True)
-        if cache is not None:
-            store = cache.fill_training(module.detector, datamodule, trainer.strategy.root_device)
+        cache = self._cache(module, training=True)
+        store = cache.fill_training(module, datamodule, self.eval_trainer()) if cache else None
+        if store is not None:
             data = FeatureDataModule(datamodule, train_store=store)
         trainer.fit(
             module,
@@ -575,14 +575,12 @@ class WindowJob:
             "uninterrupted run"
         )
 
-    def _cache(
-        self, module: DetectorModule, trainer: L.Trainer, *, training: bool
-    ) -> CachedFeatures | None:
-        """The feature cache, when this window's backbone is frozen and one process runs it.
+    def _cache(self, module: DetectorModule, *, training: bool) -> CachedFeatures | None:
+        """The feature cache, when this window's backbone is frozen.
 
         Training features also need a training pipeline without stochastic part.
         """
-        if self.config.experiment.feature_cache == "off" or trainer.world_size > 1:
+        if self.config.experiment.feature_cache == "off":
             return None
         if not module.backbone_frozen_for_window():
             return None
@@ -590,7 +588,7 @@ class WindowJob:
             return None
         if self._features is None:
             self._features = CachedFeatures(
-                self.dir.features_dir, self.config.raw, self.config.trainer.precision
+                self.dir.features_dir, self.config.raw, self.plan, self.runner.say
             )
         return self._features
 
@@ -599,11 +597,9 @@ class WindowJob:
     ) -> Path | None:
         trainer = self.eval_trainer()
         data: L.LightningDataModule = datamodule
-        cache = self._cache(module, trainer, training=False)
-        if cache is not None:
-            store = cache.fill_evaluation(
-                module.detector, datamodule, stage, trainer.strategy.root_device
-            )
+        cache = self._cache(module, training=False)
+        store = cache.fill_evaluation(module, datamodule, stage, trainer) if cache else None
+        if store is not None:
             data = FeatureDataModule(datamodule, eval_store=store)
         if stage == "test":
             trainer.test(module, datamodule=data, verbose=False)
