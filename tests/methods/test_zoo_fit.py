@@ -83,8 +83,8 @@ def test_rine_caches_every_blocks_token_and_gives_the_uncached_predictions(
     assert main(fit_args(config, tiny_benchmark, tmp_path, "cached")) == 0
     off = ["--experiment.feature_cache", "off"]
     assert main(fit_args(config, tiny_benchmark, tmp_path, "uncached", *off)) == 0
-    meta = json.loads((tmp_path / "cached" / "features" / "evaluation" / "meta.json").read_text())
-    assert meta["dim"] == 6 * 64  # test_vit: the CLS token (64) of each of its 6 blocks
+    header = json.loads((tmp_path / "cached" / "features" / "validate" / "header.json").read_text())
+    assert header["dim"] == 6 * 64  # test_vit: the CLS token (64) of each of its 6 blocks
     assert not (tmp_path / "uncached" / "features").exists()
     for window in (0, 1):
         cached, computed = (

@@ -222,9 +222,11 @@ def test_a_changed_fingerprint_rebuilds_the_store_and_says_so(tmp_path):
     module = probe()
     said: list[str] = []
     root = tmp_path / "cache"
-    extract_eval(opener(root, module, say=said.append), module, Served(eval_samples()))
+    # settings as a run gives them (tuples, paths): equal once read back from the header
+    run = {"sizes": (32, 64), "source": Path("data")}
+    extract_eval(opener(root, module, say=said.append, **run), module, Served(eval_samples()))
 
-    same = opener(root, module, say=said.append)(True)
+    same = opener(root, module, say=said.append, **run)(True)
     assert not same.rebuilt and same.count() == len(IDS) and said == []
     same.close()
 

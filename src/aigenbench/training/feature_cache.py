@@ -142,7 +142,7 @@ class FeatureStore:
         self.rebuilt = False
         """True when this open found a store of other settings and started it afresh."""
         fingerprint_data = fingerprint if isinstance(fingerprint, str) else dict(fingerprint)
-        self.header = {
+        header = {
             "format": FORMAT,
             "fingerprint": fingerprint_hash(fingerprint),
             "fingerprint_data": fingerprint_data,
@@ -153,6 +153,7 @@ class FeatureStore:
             "dim": self.dim,
             "dtype": self.dtype.name,
         }
+        self.header: dict[str, Any] = json.loads(_canonical(header))  # as read back from disk
         self._say = say or (lambda text: None)
         self._open()
 
@@ -214,6 +215,9 @@ class FeatureStore:
         leaves a folder that the next open creates again)."""
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / HEADER).unlink(missing_ok=True)
+        for old in self.root.glob("*"):  # an earlier version's store (chunks and an index)
+            if old.name in ("meta.json", "index.npz") or old.name.startswith("chunk_"):
+                old.unlink()
         for name, shape, dtype in (
             (FEATURES, (self.n_items * self.crops, self.dim), self.dtype),
             (FILLED, (self.n_items,), np.dtype(np.uint8)),
@@ -223,7 +227,7 @@ class FeatureStore:
             del table
             _reserve(temporary, self.root)
             os.replace(temporary, self.root / name)
-        write_text_atomic(self.root / HEADER, json.dumps(self.header, sort_keys=True, default=str))
+        write_text_atomic(self.root / HEADER, _canonical(self.header))
 
     def _map(self, name: str, mode: str, shape: tuple[int, ...], dtype: np.dtype) -> np.memmap:
         path = self.root / name
