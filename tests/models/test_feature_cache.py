@@ -117,8 +117,11 @@ def test_evaluation_with_and_without_the_cache_gives_identical_predictions(tmp_p
     trainer().validate(module, images, verbose=False)
     direct = concat_eval_outputs(module.eval_outputs)
 
+    random_state = torch.get_rng_state()
     store, computed = extract_eval(opener(tmp_path / "cache", module), module, Served(samples))
     assert computed == len(IDS)
+    # the loader's draws are undone: a cached run trains with the random numbers of an uncached one
+    assert torch.equal(torch.get_rng_state(), random_state)
     labels = [s["label"] for s in samples]
     generators = [s["generator_id"] for s in samples]
     cached_set = CachedEvaluationSet(store, IDS, labels, generators)
