@@ -31,11 +31,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba  # type: ignore[import-untyped]
 import numpy as np
 from scipy.stats import norm  # type: ignore[import-untyped]
 
 from aigenbench.errors import ConfigError, ProtocolError
 from aigenbench.evaluation.binary import BEST_F1_THRESHOLDS, METRIC_KEYS, SortedScores
+from aigenbench.evaluation.bootstrap_kernel import OUTPUT_KEYS, encode_images, resampled_metrics
 from aigenbench.evaluation.calibration import FPR_TARGETS, fpr_key
 from aigenbench.evaluation.metrics import (
     SUBSETS,
@@ -47,8 +49,6 @@ from aigenbench.evaluation.metrics import (
 METHODS = ("delong", "bootstrap")
 BOOTSTRAP_KEYS = (*METRIC_KEYS, *(fpr_key(target) for target in FPR_TARGETS), "brier")
 """Every metric the bootstrap gives an interval for (DeLong: ``auroc`` only)."""
-CHUNK_ELEMENTS = 2_000_000
-"""Resamples are processed in chunks of about this many (resample x image) weights."""
 
 Bounds = tuple[float, float] | None
 
@@ -265,10 +265,6 @@ def resampling_units(images: ScoredImages, use_pairing: bool = True) -> Resampli
     return ResamplingUnits(ids[order], unit_of_image, strata, next_unit)
 
 
-def _chunk_size(n_elements: int, resamples: int) -> int:
-    return int(min(resamples, max(1, CHUNK_ELEMENTS // max(n_elements, 1))))
-
-
 def bootstrap_subset(
     sorted_scores: SortedScores,
     units: np.ndarray,
@@ -278,144 +274,48 @@ def bootstrap_subset(
     """Every metric of :data:`BOOTSTRAP_KEYS` per resample of one subset.
 
     ``units``: the unit of each image in sorted order; ``counts``: ``[resamples, n_units]``.
-    Each resample equals :func:`~aigenbench.evaluation.binary.subset_metrics` on the subset
-    with every image repeated as often as its unit was drawn.
+    Each resample equals :func:`~aigenbench.evaluation.binary.subset_metrics` (and
+    :func:`~aigenbench.evaluation.calibration.calibration`) on the subset with every image
+    repeated as often as its unit was drawn: one compiled pass per resample
+    (:mod:`~aigenbench.evaluation.bootstrap_kernel`).
     """
     scores, fake = sorted_scores.scores, sorted_scores.fake
     resamples = counts.shape[0]
-    out = {key: np.full(resamples, np.nan) for key in BOOTSTRAP_KEYS}
     if not fake.any() or fake.all():
-        return out
-    last_of_run = np.flatnonzero(np.append(scores[1:] != scores[:-1], True))
-    run_index = np.cumsum(np.concatenate(([0], scores[1:] != scores[:-1])))
-    run_end = last_of_run[run_index]  # the last position of each image's run
-    run_start = np.concatenate(([0], last_of_run[:-1] + 1))[run_index]  # its first position
-    tied = np.flatnonzero(run_end > run_start)
+        return {key: np.full(resamples, np.nan) for key in BOOTSTRAP_KEYS}
+    last = np.append(scores[1:] != scores[:-1], True)
+    run_ends = np.flatnonzero(last) + 1  # images up to the end of each run
+
+    def runs_within(images: np.ndarray | int) -> np.ndarray:
+        """How many runs the first ``images`` images cover (always whole runs here)."""
+        return np.searchsorted(run_ends, images, side="right")
+
+    # Compare in the scores' own dtype, as the exact metrics do.
     above = int(np.count_nonzero(scores > np.asarray(threshold, dtype=scores.dtype)))
     thresholds = BEST_F1_THRESHOLDS.astype(np.float32).astype(scores.dtype)
     at_least = np.searchsorted(-scores, -thresholds, side="right")  # images >= each threshold
-    distinct, first_threshold = np.unique(at_least, return_index=True)
+    # Thresholds that call the same images fake have the same F1: one group each, in order.
+    group_start = np.flatnonzero(np.append(True, at_least[1:] != at_least[:-1]))
+    in_unit_interval = bool(scores[0] <= 1.0 and scores[-1] >= 0.0)
     squared_error = (scores.astype(np.float64) - fake) ** 2
-    fake_weight = fake.astype(np.float32)
-    chunk = _chunk_size(len(scores), resamples)
-    for start in range(0, resamples, chunk):
-        stop = min(start + chunk, resamples)
-        weights = counts[start:stop][:, units].astype(np.float32)
-        fake_weights = weights * fake_weight
-        # float32 sums of whole counts are exact up to 2**24 images.
-        cum_fake = np.cumsum(fake_weights, axis=1)
-        cum_all = np.cumsum(weights, axis=1)
-        n_fake = cum_fake[:, -1].astype(np.float64)
-        n_real = cum_all[:, -1].astype(np.float64) - n_fake
-        # Each real counts the fakes above it, each fake adds the precision at its position;
-        # inside a run of tied scores, a real counts half the tied fakes and a fake takes the
-        # precision at the run's end (as the exact metrics): corrected on those images only.
-        real_weights = weights - fake_weights
-        area = np.einsum("ij,ij->i", real_weights, cum_fake, dtype=np.float64)
-        precision = np.divide(cum_fake, np.maximum(cum_all, 1), dtype=np.float64)
-        precision_sum = np.einsum("ij,ij->i", fake_weights, precision, dtype=np.float64)
-        if len(tied):
-            before = _column(cum_fake, run_start[tied])
-            tied_fakes = cum_fake[:, run_end[tied]].astype(np.float64)
-            area += np.einsum(
-                "ij,ij->i", real_weights[:, tied], 0.5 * (before + tied_fakes) - cum_fake[:, tied]
-            )
-            end_precision = precision[:, run_end[tied]]
-            precision_sum += np.einsum(
-                "ij,ij->i", fake_weights[:, tied], end_precision - precision[:, tied]
-            )
-        auroc = area / (n_fake * n_real)
-        ap = precision_sum / n_fake
-        values = {"auroc": auroc, "ap": ap}
-        values.update(_point_metrics(cum_fake, cum_all, last_of_run, n_fake, n_real, above))
-        tp_at = _column(cum_fake, distinct)
-        fp_at = _column(cum_all, distinct) - tp_at
-        f1_at = 2 * tp_at / (tp_at + fp_at + n_fake[:, None])
-        best = f1_at == f1_at.max(axis=1, keepdims=True)
-        chosen = np.where(best, first_threshold, len(thresholds)).min(axis=1)
-        values["best_f1_threshold"] = thresholds.astype(np.float64)[chosen]
-        values["brier"] = (weights @ squared_error) / weights.sum(axis=1)
-        for key, value in values.items():
-            out[key][start:stop] = value
-    return out
-
-
-def _column(cumulative: np.ndarray, count: int | np.ndarray) -> np.ndarray:
-    """The cumulative weight of the first ``count`` images of each row (0 for none)."""
-    index = np.asarray(count)
-    taken = cumulative[:, np.maximum(index - 1, 0)].astype(np.float64)
-    return np.where(index > 0, taken, 0.0)
-
-
-def _per_row(cumulative: np.ndarray, rows: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """``cumulative`` after the first ``count[r]`` entries of row r (0 for none)."""
-    taken = cumulative[rows, np.maximum(count - 1, 0)].astype(np.float64)
-    return np.where(count > 0, taken, 0.0)
-
-
-def _first_true(length: int, rows: int, test) -> np.ndarray:
-    """Per row, the first index in 0..length where the monotone ``test(index)`` holds
-    (``length`` when it never does): a vectorised binary search."""
-    low = np.zeros(rows, dtype=np.int64)
-    high = np.full(rows, length, dtype=np.int64)
-    while np.any(low < high):
-        middle = (low + high) // 2
-        holds = test(np.minimum(middle, length - 1)) & (middle < length)
-        high = np.where(holds, middle, high)
-        low = np.where(holds, low, middle + 1)
-    return low
-
-
-def _point_metrics(
-    cum_fake: np.ndarray,
-    cum_all: np.ndarray,
-    last_of_run: np.ndarray,
-    n_fake: np.ndarray,
-    n_real: np.ndarray,
-    above: int,
-) -> dict[str, np.ndarray]:
-    """The metrics read at a few points of the curve: at the threshold, the EER, TPR at FPR."""
-    rows = np.arange(len(cum_fake))
-    tp = _column(cum_fake, above)
-    fp = _column(cum_all, above) - tp
-    tn = n_real - fp
-    recall, tnr = tp / n_fake, tn / n_real
-    values = {
-        "accuracy": (tp + tn) / (n_fake + n_real),
-        "balanced_accuracy": (recall + tnr) / 2,
-        "precision": np.divide(tp, tp + fp, out=np.zeros_like(tp), where=tp + fp > 0),
-        "recall": recall,
-        "f1": 2 * tp / (n_fake + tp + fp),
-        "tnr": tnr,
-    }
-
-    def point(run: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(TPR, FPR) after ``run`` runs of the curve (0: the origin)."""
-        index = last_of_run[np.maximum(run - 1, 0)]
-        tps = np.where(run > 0, cum_fake[rows, index], 0.0)
-        fps = np.where(run > 0, cum_all[rows, index], 0.0) - tps
-        return tps / n_fake, fps / n_real
-
-    n_runs = len(last_of_run)
-    # EER: the FNR - FPR gap falls from 1 to -1 along the curve; interpolate where it crosses 0.
-    crossing = _first_true(
-        n_runs + 1, len(rows), lambda k: np.subtract(1.0, point(k)[0]) - point(k)[1] <= 0
+    values = resampled_metrics(
+        encode_images(units, fake, last),
+        squared_error,
+        np.ascontiguousarray(counts),
+        len(run_ends),
+        int(runs_within(above)),
+        runs_within(at_least[group_start]).astype(np.int64),
+        thresholds.astype(np.float64)[group_start],
+        np.asarray(FPR_TARGETS, dtype=np.float64),
+        numba.get_num_threads(),
     )
-    tpr_c, fpr_c = point(crossing)
-    tpr_b, fpr_b = point(np.maximum(crossing - 1, 0))
-    gap_c, gap_b = (1 - tpr_c) - fpr_c, (1 - tpr_b) - fpr_b
-    drop = gap_b - gap_c
-    fraction = np.divide(gap_b, drop, out=np.zeros_like(drop), where=drop > 0)
-    values["eer"] = np.where(gap_c == 0, fpr_c, fpr_b + fraction * (fpr_c - fpr_b))
-    for target in FPR_TARGETS:
-        # The most fakes caught with at most `target` of the reals called fake.
-        allowed = _first_true(
-            n_runs + 1,
-            len(rows),
-            lambda k, t=target: point(k)[1] > t + 1e-9 / np.maximum(n_real, 1),
-        )
-        values[fpr_key(target)] = point(np.maximum(allowed - 1, 0))[0]
-    return values
+    first_fpr = OUTPUT_KEYS.index("tpr_at_fpr")
+    columns = dict(zip(OUTPUT_KEYS[:first_fpr], values.T, strict=False))
+    for t, target in enumerate(FPR_TARGETS):
+        columns[fpr_key(target)] = values[:, first_fpr + t]
+    # Brier is defined for probabilities only (as the exact calibration).
+    columns["brier"] = values[:, -1] if in_unit_interval else np.full(resamples, np.nan)
+    return {key: np.ascontiguousarray(columns[key]) for key in BOOTSTRAP_KEYS}
 
 
 def percentile_bounds(values: np.ndarray, options: IntervalOptions) -> Bounds:
