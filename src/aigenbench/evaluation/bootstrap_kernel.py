@@ -1,26 +1,36 @@
-"""The bootstrap's inner loop: every metric of one subset per resample, one compiled pass each.
+"""The bootstrap's inner loop: every metric of one subset for many resamples, in one pass.
 
 A resample is a count per unit (how often it was drawn); an image weighs its unit's count.
-For each resample, one walk over the subset's scores (sorted once, descending) accumulates the
-drawn fakes and images run by run (a *run*: images with the same score) in integers, and at
-each run's end adds the run's AUROC trapezoid (ties half, as the exact metrics: twice the area,
-in integers) and its AP term (the fakes of the run times the precision at the run's end). The
-cumulative counts at every run's end are kept, so the metrics read at a point of the curve
-(the threshold, the best-F1 grid, the EER crossing, TPR at FPR x) are look-ups and binary
-searches after the walk. Each resample's numbers are those of
-:func:`~aigenbench.evaluation.binary.subset_metrics` and
-:func:`~aigenbench.evaluation.calibration.calibration` on the subset with every image repeated
-as drawn, with the same floating-point formulas.
+One walk over the subset's scores (sorted once, descending) serves a *block* of
+:data:`LANES` resamples at once: at each image, the drawn counts of its unit for the block's
+resamples are one contiguous row (:class:`BlockedCounts`), and every per-resample quantity
+is a row of :data:`LANES` numbers updated together (vector instructions). Per resample, the
+walk accumulates the drawn fakes and reals (whole numbers, exact in float64), and at each
+*run*'s end (images with the same score) adds the run's AUROC trapezoid (ties half, twice the
+area, as the exact metrics) and its AP term (the run's fakes times the precision at the run's
+end). The metrics read at one point of the curve are caught during the walk: the counts after
+the images above the threshold and at each best-F1 threshold, the last point with FPR at most
+x (TPR at FPR x), and the two points around the EER crossing (found in exact integers; the
+interpolation then uses the exact metrics' floating-point formula). The number of fakes and
+reals a resample draws, which those points need, comes from a first, shorter walk over units.
 
-Compiled with numba (``cache=True``: compiled once per machine, a few seconds, then loaded from
-``__pycache__``); the resamples are spread over the CPU cores, each one independent, so the
-numbers do not depend on the number of threads.
+Each resample's numbers are those of :func:`~aigenbench.evaluation.binary.subset_metrics` and
+:func:`~aigenbench.evaluation.calibration.calibration` on the subset with every image repeated
+as drawn. Compiled with numba (``cache=True``: compiled once per machine, a few seconds, then
+loaded from ``__pycache__``); blocks are spread over the CPU cores, each resample's numbers do
+not depend on the number of threads.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
 import numba  # type: ignore[import-untyped]
 import numpy as np
+
+LANES = 64
+"""Resamples per block (one walk): 64 uint16 counts are two cache lines per image."""
 
 OUTPUT_KEYS = (
     "auroc",
@@ -38,177 +48,354 @@ OUTPUT_KEYS = (
 )
 """The columns of :func:`resampled_metrics`' result (``tpr_at_fpr``: ``len(targets)`` columns)."""
 
-FAKE_BIT = 2
-LAST_BIT = 1
-UNIT_SHIFT = 2
+# The bits of an image's code (see encode_images).
+LAST = 1  # the last image of its run
+FAKE = 2
+RUN_HAS_FAKE = 4  # its run holds a fake (only then does the AP change at the run's end)
+EVENT = 8  # after it, a point of the curve is read (the threshold, a best-F1 threshold)
+TIED = 16  # its run holds more than one image
+FIRST = 32  # the first image of its run
+UNIT_SHIFT = 6
+CHECK_EVERY = 32
+"""Images between two checks whether any resample of the block still needs the EER or the
+TPR-at-FPR bookkeeping (both end for good once passed: the rest of the walk skips them)."""
+
+# Rows of the per-block state (each LANES long).
+_TP, _FP, _TP_START, _FP_START, _AREA, _AP, _SQUARED = 0, 1, 2, 3, 4, 5, 6
+_N_FAKE, _N_REAL, _TP_AT, _FP_AT, _BEST_F1, _BEST_GROUP = 7, 8, 9, 10, 11, 12
+_TP_BEFORE, _FP_BEFORE, _TP_CROSS, _FP_CROSS, _CROSSED = 13, 14, 15, 16, 17
+_TPR_AT_FPR = 18  # one row per target
+_FPR_LIMIT = 21  # one row per target (at most 3 targets)
+_STATE_ROWS = 24
+MAX_TARGETS = 3
 
 
-def encode_images(units: np.ndarray, fake: np.ndarray, last_of_run: np.ndarray) -> np.ndarray:
-    """One int64 per image (sorted order): its unit, whether it is fake, whether it ends a run."""
+@dataclass(frozen=True)
+class BlockedCounts:
+    """Counts ``[resamples, n_units]`` laid out ``[blocks, n_units, LANES]`` (zeros pad)."""
+
+    blocks: np.ndarray
+    resamples: int
+
+    @classmethod
+    def from_counts(cls, counts: np.ndarray) -> BlockedCounts:
+        resamples, n_units = counts.shape
+        n_blocks = -(-resamples // LANES)
+        padded = np.zeros((n_blocks * LANES, n_units), dtype=np.uint16)
+        padded[:resamples] = counts
+        blocks = np.ascontiguousarray(padded.reshape(n_blocks, LANES, n_units).transpose(0, 2, 1))
+        return cls(blocks, resamples)
+
+
+def encode_images(
+    units: np.ndarray, fake: np.ndarray, last_of_run: np.ndarray, event: np.ndarray
+) -> np.ndarray:
+    """One int64 per image (sorted order): its unit and the bits above."""
+    first_of_run = np.concatenate(([True], last_of_run[:-1]))
+    run = np.cumsum(first_of_run) - 1  # each image's run
+    run_has_fake = np.bincount(run, weights=fake, minlength=run[-1] + 1)[run] > 0
+    tied = ~(first_of_run & last_of_run)
     return (
         (units.astype(np.int64) << UNIT_SHIFT)
-        | (fake.astype(np.int64) * FAKE_BIT)
+        | (first_of_run.astype(np.int64) * FIRST)
+        | (tied.astype(np.int64) * TIED)
+        | (event.astype(np.int64) * EVENT)
+        | (run_has_fake.astype(np.int64) * RUN_HAS_FAKE)
+        | (fake.astype(np.int64) * FAKE)
         | last_of_run.astype(np.int64)
     )
 
 
-@numba.njit(cache=True, nogil=True)
-def _first_above(values: np.ndarray, limit: float) -> int:
-    """The first index of the non-decreasing ``values`` with ``values[k] > limit`` (len: none)."""
-    low, high = 0, len(values)
-    while low < high:
-        middle = (low + high) // 2
-        if values[middle] > limit:
-            high = middle
-        else:
-            low = middle + 1
-    return low
-
-
-@numba.njit(cache=True, nogil=True)
-def _one_resample(
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _walk_block(
     codes: np.ndarray,
-    squared_error: np.ndarray,
-    weights: np.ndarray,
-    above_runs: int,
-    f1_runs: np.ndarray,
-    f1_thresholds: np.ndarray,
+    subset_units: np.ndarray,
+    fakes_per_unit: np.ndarray,
+    reals_per_unit: np.ndarray,
+    squared_error_per_unit: np.ndarray,
+    counts: np.ndarray,
+    above: int,
+    f1_positions: np.ndarray,
     fpr_targets: np.ndarray,
-    tp_run: np.ndarray,
-    all_run: np.ndarray,
-    out: np.ndarray,
+    st: np.ndarray,
 ) -> None:
-    tp = np.int64(0)  # drawn fakes so far
-    total = np.int64(0)  # drawn images so far
-    tp_start = np.int64(0)
-    fp_start = np.int64(0)
-    twice_area = np.int64(0)
-    precision_sum = 0.0
-    squared_sum = 0.0
-    run = 0
-    tp_run[0] = 0
-    all_run[0] = 0
+    """Fill the state ``st`` of one block of resamples (``counts``: ``[n_units, LANES]``).
+
+    The lane loops (``for j in range(L)``) index fixed rows of ``st`` and use selects, not
+    branches: LLVM turns each into a few vector instructions; ``counts[unit, j]`` is indexed
+    directly (a row view per image would cost atomic reference counting, which stalls).
+    """
+    L = LANES
+    st[:] = 0.0
+    # Sums over units: how many fakes and reals each resample draws, and Brier's numerator.
+    for k in range(len(subset_units)):
+        unit = subset_units[k]
+        f = fakes_per_unit[k]
+        r = reals_per_unit[k]
+        e = squared_error_per_unit[k]
+        for j in range(L):
+            c = np.float64(counts[unit, j])
+            st[_N_FAKE * L + j] += c * f
+            st[_N_REAL * L + j] += c * r
+            st[_SQUARED * L + j] += c * e
+    for t in range(MAX_TARGETS):
+        for j in range(L):
+            if t < len(fpr_targets):
+                st[(_FPR_LIMIT + t) * L + j] = fpr_targets[t] * st[_N_REAL * L + j] + 1e-9
+            else:
+                st[(_FPR_LIMIT + t) * L + j] = -1.0  # an unused row: never reached
+    for j in range(L):
+        st[_BEST_F1 * L + j] = -1.0
+    # Best-F1 groups are read from the most images called fake (lowest threshold) down, so
+    # the walk meets them last group first; ">=" keeps the lowest threshold among equal F1.
+    group = len(f1_positions) - 1
+    if group >= 0 and f1_positions[group] == 0:  # a threshold above every score: F1 = 0
+        for j in range(L):
+            st[_BEST_F1 * L + j] = 0.0
+            st[_BEST_GROUP * L + j] = group
+        group -= 1
+    eer_open = True  # some resample of the block has not crossed the EER yet
+    fpr_open = True  # some resample is still within some FPR target
     for i in range(len(codes)):
         code = codes[i]
-        count = np.int64(weights[code >> UNIT_SHIFT])
-        tp += count * ((code >> 1) & 1)  # no branch on the class: it is random in the order
-        total += count
-        squared_sum += count * squared_error[i]
-        if code & LAST_BIT:
-            fp = total - tp
-            # Trapezoid between the run's start and end: a real of the run counts the fakes
-            # above it and half of the fakes tied with it.
-            twice_area += (fp - fp_start) * (tp + tp_start)
-            # Each fake of the run takes the precision at the run's end (0 for an empty run).
-            precision_sum += (tp - tp_start) * (tp / max(total, 1))
-            run += 1
-            tp_run[run] = tp
-            all_run[run] = total
-            tp_start = tp
-            fp_start = fp
-    n_fake = tp
-    n_real = total - tp
-    if n_fake == 0 or n_real == 0:
-        out[:] = np.nan
-        return
-    out[0] = twice_area / (2 * n_fake * n_real)
-    out[1] = precision_sum / n_fake
-
-    # At the threshold: "fake" is score > threshold, the first `above_runs` runs.
-    tp_at = tp_run[above_runs]
-    fp_at = all_run[above_runs] - tp_at
-    tn = n_real - fp_at
-    recall = tp_at / n_fake
-    tnr = tn / n_real
-    out[2] = (tp_at + tn) / (n_fake + n_real)
-    out[3] = (tnr + recall) / 2
-    out[4] = tp_at / (tp_at + fp_at) if tp_at + fp_at > 0 else 0.0
-    out[5] = recall
-    out[6] = 2 * tp_at / (n_fake + tp_at + fp_at)
-    out[7] = tnr
-
-    # EER: the first curve point (0: the origin) where FNR - FPR <= 0, interpolated with the
-    # point before; the gap is non-increasing along the curve, so a binary search finds it.
-    low, high = 1, run
-    while low < high:
-        middle = (low + high) // 2
-        gap = (1.0 - tp_run[middle] / n_fake) - (all_run[middle] - tp_run[middle]) / n_real
-        if gap <= 0:
-            high = middle
-        else:
-            low = middle + 1
-    fpr_c = (all_run[low] - tp_run[low]) / n_real
-    gap_c = (1.0 - tp_run[low] / n_fake) - fpr_c
-    fpr_b = (all_run[low - 1] - tp_run[low - 1]) / n_real
-    gap_b = (1.0 - tp_run[low - 1] / n_fake) - fpr_b
-    if gap_c == 0:
-        out[8] = fpr_c
-    else:
-        out[8] = fpr_b + gap_b / (gap_b - gap_c) * (fpr_c - fpr_b)
-
-    # Best-F1 threshold: the groups of thresholds that call the same runs fake, in the order of
-    # the thresholds; the first group with the highest F1 wins (as argmax).
-    best_f1 = -1.0
-    best = 0
-    for g in range(len(f1_runs)):
-        tp_g = tp_run[f1_runs[g]]
-        f1 = 2 * tp_g / (all_run[f1_runs[g]] + n_fake)
-        if f1 > best_f1:
-            best_f1 = f1
-            best = g
-    out[9] = f1_thresholds[best]
-
-    # TPR at FPR x: the last run end with at most x of the reals above it (the origin: none).
-    for t in range(len(fpr_targets)):
-        limit = fpr_targets[t] * n_real + 1e-9
-        low, high = 1, run + 1
-        while low < high:
-            middle = (low + high) // 2
-            if all_run[middle] - tp_run[middle] > limit:
-                high = middle
+        unit = code >> UNIT_SHIFT
+        if code & TIED:
+            if code & FIRST:
+                for j in range(L):
+                    st[_TP_START * L + j] = st[_TP * L + j]
+                    st[_FP_START * L + j] = st[_FP * L + j]
+            if code & FAKE:
+                for j in range(L):
+                    st[_TP * L + j] += np.float64(counts[unit, j])
             else:
-                low = middle + 1
-        out[10 + t] = tp_run[low - 1] / n_fake
-    out[10 + len(fpr_targets)] = squared_sum / total
+                for j in range(L):
+                    st[_FP * L + j] += np.float64(counts[unit, j])
+            if not code & LAST:
+                continue
+            # The run's reals count the fakes above the run and half of the run's fakes
+            # (the trapezoid, twice the area); its fakes take the precision at its end.
+            has_fake = (code & RUN_HAS_FAKE) != 0
+            for j in range(L):
+                tp = st[_TP * L + j]
+                fp = st[_FP * L + j]
+                tp_start = st[_TP_START * L + j]
+                st[_AREA * L + j] += (fp - st[_FP_START * L + j]) * (tp + tp_start)
+                precision = tp / max(tp + fp, 1.0) if has_fake else 0.0
+                st[_AP * L + j] += (tp - tp_start) * precision
+        elif code & FAKE:
+            # A run of one fake: the AP gains its count times the precision after it.
+            for j in range(L):
+                c = np.float64(counts[unit, j])
+                tp = st[_TP * L + j] + c
+                st[_TP * L + j] = tp
+                st[_AP * L + j] += c * (tp / max(tp + st[_FP * L + j], 1.0))
+        else:
+            # A run of one real: it outscores no fake above it, twice the area gains 2 * tp.
+            for j in range(L):
+                c = np.float64(counts[unit, j])
+                st[_FP * L + j] += c
+                st[_AREA * L + j] += c * (2.0 * st[_TP * L + j])
+        if eer_open:
+            for j in range(L):
+                tp = st[_TP * L + j]
+                fp = st[_FP * L + j]
+                n_fake = st[_N_FAKE * L + j]
+                n_real = st[_N_REAL * L + j]
+                was_crossed = st[_CROSSED * L + j]
+                tp_cross = st[_TP_CROSS * L + j]
+                fp_cross = st[_FP_CROSS * L + j]
+                tp_before = st[_TP_BEFORE * L + j]
+                fp_before = st[_FP_BEFORE * L + j]
+                # EER: the crossing is the first point where FNR <= FPR, in exact integers:
+                # (n_fake - tp) * n_real <= fp * n_fake; the point before it is kept too.
+                crossed = (n_fake - tp) * n_real <= fp * n_fake
+                first = crossed & (was_crossed == 0.0)
+                st[_TP_CROSS * L + j] = tp if first else tp_cross
+                st[_FP_CROSS * L + j] = fp if first else fp_cross
+                st[_CROSSED * L + j] = 1.0 if crossed else 0.0
+                st[_TP_BEFORE * L + j] = tp_before if crossed else tp
+                st[_FP_BEFORE * L + j] = fp_before if crossed else fp
+        if fpr_open:
+            for j in range(L):
+                # TPR at FPR x: the last point with at most x of the reals above it (three
+                # constant rows: a row offset known only at run time stops the vectorisation).
+                tp = st[_TP * L + j]
+                fp = st[_FP * L + j]
+                kept_0 = st[_TPR_AT_FPR * L + j]
+                kept_1 = st[(_TPR_AT_FPR + 1) * L + j]
+                kept_2 = st[(_TPR_AT_FPR + 2) * L + j]
+                st[_TPR_AT_FPR * L + j] = tp if fp <= st[_FPR_LIMIT * L + j] else kept_0
+                st[(_TPR_AT_FPR + 1) * L + j] = (
+                    tp if fp <= st[(_FPR_LIMIT + 1) * L + j] else kept_1
+                )
+                st[(_TPR_AT_FPR + 2) * L + j] = (
+                    tp if fp <= st[(_FPR_LIMIT + 2) * L + j] else kept_2
+                )
+        if code & EVENT:
+            if i + 1 == above:
+                for j in range(L):
+                    st[_TP_AT * L + j] = st[_TP * L + j]
+                    st[_FP_AT * L + j] = st[_FP * L + j]
+            while group >= 0 and f1_positions[group] == i + 1:
+                for j in range(L):
+                    tp = st[_TP * L + j]
+                    f1 = 2.0 * tp / (tp + st[_FP * L + j] + st[_N_FAKE * L + j])
+                    if f1 >= st[_BEST_F1 * L + j]:
+                        st[_BEST_F1 * L + j] = f1
+                        st[_BEST_GROUP * L + j] = group
+                group -= 1
+        if i % CHECK_EVERY == 0:
+            # Both conditions only ever turn false (FNR - FPR and FPR are monotone).
+            if eer_open:
+                still = 0.0
+                for j in range(L):
+                    still += 1.0 - st[_CROSSED * L + j]
+                eer_open = still > 0.0
+            if fpr_open:
+                within = 0.0
+                for t in range(MAX_TARGETS):
+                    for j in range(L):
+                        within += 1.0 if st[_FP * L + j] <= st[(_FPR_LIMIT + t) * L + j] else 0.0
+                fpr_open = within > 0.0
 
 
-@numba.njit(cache=True, parallel=True)
-def resampled_metrics(
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _block_metrics(
+    st: np.ndarray, f1_thresholds: np.ndarray, n_targets: int, out: np.ndarray
+) -> None:
+    """``out[j]``: the metrics of resample j of the block, from its state (the oracle's
+    floating-point formulas on the exact counts)."""
+    for j in range(out.shape[0]):
+        n_fake = st[_N_FAKE * LANES + j]
+        n_real = st[_N_REAL * LANES + j]
+        row = out[j]
+        if n_fake == 0.0 or n_real == 0.0:
+            row[:] = np.nan
+            continue
+        row[0] = st[_AREA * LANES + j] / (2 * n_fake * n_real)
+        row[1] = st[_AP * LANES + j] / n_fake
+        tp = st[_TP_AT * LANES + j]
+        fp = st[_FP_AT * LANES + j]
+        tn = n_real - fp
+        recall = tp / n_fake
+        tnr = tn / n_real
+        row[2] = (tp + tn) / (n_fake + n_real)
+        row[3] = (tnr + recall) / 2
+        row[4] = tp / (tp + fp) if tp + fp > 0 else 0.0
+        row[5] = recall
+        row[6] = 2 * tp / (n_fake + tp + fp)
+        row[7] = tnr
+        fpr_c = st[_FP_CROSS * LANES + j] / n_real
+        gap_c = (1.0 - st[_TP_CROSS * LANES + j] / n_fake) - fpr_c
+        fpr_b = st[_FP_BEFORE * LANES + j] / n_real
+        gap_b = (1.0 - st[_TP_BEFORE * LANES + j] / n_fake) - fpr_b
+        if gap_c == 0:
+            row[8] = fpr_c
+        else:
+            row[8] = fpr_b + gap_b / (gap_b - gap_c) * (fpr_c - fpr_b)
+        row[9] = f1_thresholds[int(st[_BEST_GROUP * LANES + j])]
+        for t in range(n_targets):
+            row[10 + t] = st[(_TPR_AT_FPR + t) * LANES + j] / n_fake
+        row[10 + n_targets] = st[_SQUARED * LANES + j] / (n_fake + n_real)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _metrics_of_blocks(
     codes: np.ndarray,
-    squared_error: np.ndarray,
-    counts: np.ndarray,
-    n_runs: int,
-    above_runs: int,
-    f1_runs: np.ndarray,
+    subset_units: np.ndarray,
+    fakes_per_unit: np.ndarray,
+    reals_per_unit: np.ndarray,
+    squared_error_per_unit: np.ndarray,
+    blocks: np.ndarray,
+    first: int,
+    stop: int,
+    above: int,
+    f1_positions: np.ndarray,
     f1_thresholds: np.ndarray,
     fpr_targets: np.ndarray,
-    workers: int,
-) -> np.ndarray:
-    """``[resamples, columns]``: the metrics of :data:`OUTPUT_KEYS` for each row of ``counts``.
+    out: np.ndarray,
+) -> None:
+    """Blocks ``first`` to ``stop - 1``: their rows of ``out`` (without the GIL)."""
+    st = np.empty(_STATE_ROWS * LANES)
+    for b in range(first, stop):
+        _walk_block(
+            codes,
+            subset_units,
+            fakes_per_unit,
+            reals_per_unit,
+            squared_error_per_unit,
+            blocks[b],
+            above,
+            f1_positions,
+            fpr_targets,
+            st,
+        )
+        _block_metrics(st, f1_thresholds, len(fpr_targets), out[b * LANES : (b + 1) * LANES])
 
-    ``codes``: :func:`encode_images` of the subset in descending score order; ``counts``:
-    ``[resamples, n_units]``; ``above_runs``: how many runs score above the threshold;
-    ``f1_runs``/``f1_thresholds``: how many runs each group of best-F1 thresholds calls fake
-    and the group's first threshold; ``workers``: how many threads share the resamples.
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _threads() -> int:
+    """Threads for the blocks: ``NUMBA_NUM_THREADS`` (numba's default: every CPU)."""
+    return max(1, int(numba.config.NUMBA_NUM_THREADS))
+
+
+def resampled_metrics(
+    codes: np.ndarray,
+    subset_units: np.ndarray,
+    fakes_per_unit: np.ndarray,
+    reals_per_unit: np.ndarray,
+    squared_error_per_unit: np.ndarray,
+    counts: BlockedCounts,
+    above: int,
+    f1_positions: np.ndarray,
+    f1_thresholds: np.ndarray,
+    fpr_targets: np.ndarray,
+) -> np.ndarray:
+    """``[resamples, columns]``: the metrics of :data:`OUTPUT_KEYS` per resample.
+
+    ``codes``: :func:`encode_images` of the subset in descending score order;
+    ``subset_units`` with ``fakes_per_unit``/``reals_per_unit``/``squared_error_per_unit``:
+    the subset's units, how many of its fakes and reals each holds and the sum of their
+    squared errors; ``above``: how many images score above the threshold;
+    ``f1_positions``/``f1_thresholds``: per group of best-F1 thresholds (in threshold order),
+    how many images it calls fake and its first threshold.
+
+    The blocks are shared out to threads (the compiled walk releases the GIL); plain threads
+    rather than numba's ``parallel=True``, whose OpenMP workers spin between the hundreds of
+    short calls of a run and compile slower.
     """
-    resamples = counts.shape[0]
-    out = np.empty((resamples, 11 + len(fpr_targets)))
-    workers = max(1, min(workers, resamples))
-    # One scratch pair per worker (not per resample: large allocations would fault pages in).
-    for worker in numba.prange(workers):
-        tp_run = np.empty(n_runs + 1, dtype=np.int64)
-        all_run = np.empty(n_runs + 1, dtype=np.int64)
-        for r in range(worker, resamples, workers):
-            _one_resample(
-                codes,
-                squared_error,
-                counts[r],
-                above_runs,
-                f1_runs,
-                f1_thresholds,
-                fpr_targets,
-                tp_run,
-                all_run,
-                out[r],
-            )
-    return out
+    if len(fpr_targets) > MAX_TARGETS:
+        raise ValueError(f"at most {MAX_TARGETS} FPR targets, got {len(fpr_targets)}")
+    n_blocks = counts.blocks.shape[0]
+    out = np.empty((n_blocks * LANES, 11 + len(fpr_targets)))
+
+    def run(first: int, stop: int) -> None:
+        _metrics_of_blocks(
+            codes,
+            subset_units,
+            fakes_per_unit,
+            reals_per_unit,
+            squared_error_per_unit,
+            counts.blocks,
+            first,
+            stop,
+            above,
+            f1_positions,
+            f1_thresholds,
+            fpr_targets,
+            out,
+        )
+
+    threads = min(_threads(), n_blocks)
+    if threads == 1:
+        run(0, n_blocks)
+    else:
+        global _pool
+        if _pool is None or _pool._max_workers < threads:
+            _pool = ThreadPoolExecutor(threads, thread_name_prefix="bootstrap")
+        bounds = np.linspace(0, n_blocks, threads + 1).round().astype(int).tolist()
+        for future in [_pool.submit(run, a, b) for a, b in zip(bounds[:-1], bounds[1:])]:
+            future.result()
+    return out[: counts.resamples]

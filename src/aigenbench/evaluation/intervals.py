@@ -31,13 +31,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numba  # type: ignore[import-untyped]
 import numpy as np
 from scipy.stats import norm  # type: ignore[import-untyped]
 
 from aigenbench.errors import ConfigError, ProtocolError
 from aigenbench.evaluation.binary import BEST_F1_THRESHOLDS, METRIC_KEYS, SortedScores
-from aigenbench.evaluation.bootstrap_kernel import OUTPUT_KEYS, encode_images, resampled_metrics
+from aigenbench.evaluation.bootstrap_kernel import (
+    OUTPUT_KEYS,
+    BlockedCounts,
+    encode_images,
+    resampled_metrics,
+)
 from aigenbench.evaluation.calibration import FPR_TARGETS, fpr_key
 from aigenbench.evaluation.metrics import (
     SUBSETS,
@@ -51,6 +55,7 @@ BOOTSTRAP_KEYS = (*METRIC_KEYS, *(fpr_key(target) for target in FPR_TARGETS), "b
 """Every metric the bootstrap gives an interval for (DeLong: ``auroc`` only)."""
 
 Bounds = tuple[float, float] | None
+MetricBounds = dict[str, Bounds]
 
 
 @dataclass(frozen=True)
@@ -268,53 +273,60 @@ def resampling_units(images: ScoredImages, use_pairing: bool = True) -> Resampli
 def bootstrap_subset(
     sorted_scores: SortedScores,
     units: np.ndarray,
-    counts: np.ndarray,
+    counts: np.ndarray | BlockedCounts,
     threshold: float = 0.5,
 ) -> dict[str, np.ndarray]:
     """Every metric of :data:`BOOTSTRAP_KEYS` per resample of one subset.
 
-    ``units``: the unit of each image in sorted order; ``counts``: ``[resamples, n_units]``.
-    Each resample equals :func:`~aigenbench.evaluation.binary.subset_metrics` (and
+    ``units``: the unit of each image in sorted order; ``counts``: ``[resamples, n_units]``
+    (or those counts blocked once, for many subsets). Each resample equals
+    :func:`~aigenbench.evaluation.binary.subset_metrics` (and
     :func:`~aigenbench.evaluation.calibration.calibration`) on the subset with every image
-    repeated as often as its unit was drawn: one compiled pass per resample
+    repeated as often as its unit was drawn: one compiled walk per block of resamples
     (:mod:`~aigenbench.evaluation.bootstrap_kernel`).
     """
+    if not isinstance(counts, BlockedCounts):
+        counts = BlockedCounts.from_counts(counts)
     scores, fake = sorted_scores.scores, sorted_scores.fake
-    resamples = counts.shape[0]
     if not fake.any() or fake.all():
-        return {key: np.full(resamples, np.nan) for key in BOOTSTRAP_KEYS}
+        return {key: np.full(counts.resamples, np.nan) for key in BOOTSTRAP_KEYS}
     last = np.append(scores[1:] != scores[:-1], True)
-    run_ends = np.flatnonzero(last) + 1  # images up to the end of each run
-
-    def runs_within(images: np.ndarray | int) -> np.ndarray:
-        """How many runs the first ``images`` images cover (always whole runs here)."""
-        return np.searchsorted(run_ends, images, side="right")
-
     # Compare in the scores' own dtype, as the exact metrics do.
     above = int(np.count_nonzero(scores > np.asarray(threshold, dtype=scores.dtype)))
     thresholds = BEST_F1_THRESHOLDS.astype(np.float32).astype(scores.dtype)
     at_least = np.searchsorted(-scores, -thresholds, side="right")  # images >= each threshold
     # Thresholds that call the same images fake have the same F1: one group each, in order.
     group_start = np.flatnonzero(np.append(True, at_least[1:] != at_least[:-1]))
-    in_unit_interval = bool(scores[0] <= 1.0 and scores[-1] >= 0.0)
+    f1_positions = at_least[group_start].astype(np.int64)
+    event = np.zeros(len(scores), dtype=bool)
+    for position in (above, *f1_positions.tolist()):
+        if position > 0:
+            event[position - 1] = True  # the curve is read after this image
+    # Per unit of the subset: its fakes, its reals, their squared errors (Brier's numerator).
+    n_units = counts.blocks.shape[1]
+    fakes_per_unit = np.bincount(units, weights=fake, minlength=n_units)
+    reals_per_unit = np.bincount(units, weights=~fake, minlength=n_units)
     squared_error = (scores.astype(np.float64) - fake) ** 2
+    subset_units = np.flatnonzero(fakes_per_unit + reals_per_unit)
     values = resampled_metrics(
-        encode_images(units, fake, last),
-        squared_error,
-        np.ascontiguousarray(counts),
-        len(run_ends),
-        int(runs_within(above)),
-        runs_within(at_least[group_start]).astype(np.int64),
+        encode_images(units, fake, last, event),
+        subset_units,
+        fakes_per_unit[subset_units],
+        reals_per_unit[subset_units],
+        np.bincount(units, weights=squared_error, minlength=n_units)[subset_units],
+        counts,
+        above,
+        f1_positions,
         thresholds.astype(np.float64)[group_start],
         np.asarray(FPR_TARGETS, dtype=np.float64),
-        numba.get_num_threads(),
     )
     first_fpr = OUTPUT_KEYS.index("tpr_at_fpr")
     columns = dict(zip(OUTPUT_KEYS[:first_fpr], values.T, strict=False))
     for t, target in enumerate(FPR_TARGETS):
         columns[fpr_key(target)] = values[:, first_fpr + t]
     # Brier is defined for probabilities only (as the exact calibration).
-    columns["brier"] = values[:, -1] if in_unit_interval else np.full(resamples, np.nan)
+    in_unit_interval = bool(scores[0] <= 1.0 and scores[-1] >= 0.0)
+    columns["brier"] = values[:, -1] if in_unit_interval else np.full(len(values), np.nan)
     return {key: np.ascontiguousarray(columns[key]) for key in BOOTSTRAP_KEYS}
 
 
@@ -326,10 +338,21 @@ def percentile_bounds(values: np.ndarray, options: IntervalOptions) -> Bounds:
     return float(low), float(high)
 
 
+def metric_bounds(values: Mapping[str, np.ndarray], options: IntervalOptions) -> MetricBounds:
+    """:func:`percentile_bounds` of every metric: one call for the metrics without NaN."""
+    keys = [key for key, v in values.items() if np.isfinite(v).all()]
+    bounds: MetricBounds = {}
+    if keys:
+        stacked = np.percentile(np.stack([values[key] for key in keys]), options.percentiles, 1)
+        bounds = {key: (float(stacked[0, k]), float(stacked[1, k])) for k, key in enumerate(keys)}
+    return {
+        key: bounds[key] if key in bounds else percentile_bounds(v, options)
+        for key, v in values.items()
+    }
+
+
 # ----------------------------------------------------------------------------- a run
 
-
-MetricBounds = dict[str, Bounds]
 
 
 @dataclass
@@ -499,7 +522,7 @@ def bootstrap_run_intervals(
     """Bootstrap intervals of every metric; ``subsets_only`` restricts the work (compare)."""
     first = images_per_step[min(images_per_step)]
     units = resampling_units(first, use_pairing)
-    counts = units.counts(options.resamples, options.seed)
+    counts = BlockedCounts.from_counts(units.counts(options.resamples, options.seed))
     names = tuple(subsets_only) if subsets_only is not None else SUBSETS
     windows: dict[int, WindowIntervals] = {}
     resampled: dict[str, dict[int, dict[str, np.ndarray]]] = {name: {} for name in names}
@@ -533,14 +556,12 @@ def bootstrap_run_intervals(
                 continue
             values = run(selector, unit_of_sorted, ids)
             resampled[name][step] = values
-            subset_bounds[name] = {k: percentile_bounds(v, options) for k, v in values.items()}
+            subset_bounds[name] = metric_bounds(values, options)
         generator_bounds: dict[str, MetricBounds] = {}
         if per_generator:
             for generator, generator_id in generators.items():
                 values = run(selector, unit_of_sorted, [generator_id])
-                generator_bounds[generator] = {
-                    k: percentile_bounds(v, options) for k, v in values.items()
-                }
+                generator_bounds[generator] = metric_bounds(values, options)
         matrix_row: list[Bounds] = []
         if matrix:
             matrix_row = [
