@@ -105,6 +105,46 @@ def test_each_bootstrap_resample_equals_the_metrics_of_the_materialised_resample
     assert fpr_key(0.05) in BOOTSTRAP_KEYS
 
 
+def _materialised(selected: SortedScores, repeat: np.ndarray, threshold: float) -> dict:
+    expanded = SortedScores(np.repeat(selected.scores, repeat), np.repeat(selected.fake, repeat))
+    exact = subset_metrics(expanded, threshold).to_dict()
+    exact.update(calibration(expanded).to_dict())
+    return exact
+
+
+def test_every_block_of_resamples_and_every_thread_split_gives_the_materialised_metrics(
+    monkeypatch,
+):
+    # 130 resamples: two full blocks of 64 and a padded one; 600 images: the walk passes the
+    # points where it stops the EER and TPR-at-FPR bookkeeping. Scores on a coarse grid: long
+    # runs of ties next to single images.
+    from aigenbench.evaluation import bootstrap_kernel
+
+    rng = np.random.default_rng(5)
+    n = 300
+    scores = np.concatenate([rng.normal(1.0, 1, n), rng.normal(0, 1, n)])
+    scores = 1 / (1 + np.exp(-scores))
+    scores[::3] = np.round(scores[::3], 2)
+    fake = np.arange(2 * n) < n
+    selected = SortedScores.from_unsorted(scores, fake)
+    order = np.argsort(-scores, kind="stable")
+    units = np.concatenate([np.arange(n), np.arange(n)])[order]
+    counts = rng.multinomial(n, np.full(n, 1 / n), size=130).astype(np.uint16)
+    monkeypatch.setattr(bootstrap_kernel, "_threads", lambda: 1)
+    one_thread = bootstrap_subset(selected, units, counts)
+    monkeypatch.setattr(bootstrap_kernel, "_threads", lambda: 3)
+    values = bootstrap_subset(selected, units, counts)
+    for key in BOOTSTRAP_KEYS:
+        assert np.array_equal(values[key], one_thread[key]), key
+    for r in (0, 63, 64, 100, 129):
+        exact = _materialised(selected, counts[r][units], 0.5)
+        for key in BOOTSTRAP_KEYS:
+            assert values[key][r] == pytest.approx(exact[key], abs=1e-9), (key, r)
+    # Logits: Brier is not defined (as the exact calibration), the rest is.
+    logits = bootstrap_subset(SortedScores(4 * selected.scores - 2, selected.fake), units, counts)
+    assert np.isnan(logits["brier"]).all() and np.isfinite(logits["auroc"]).all()
+
+
 def test_units_pair_each_fake_with_a_real_of_its_generator():
     images = _binormal(n_trials=3, n=4, auroc=0.7, seed=0)
     units = resampling_units(images)

@@ -23,10 +23,11 @@ not depend on the number of threads.
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numba  # type: ignore[import-untyped]
+import numba
 import numpy as np
 
 LANES = 64
@@ -225,12 +226,8 @@ def _walk_block(
                 kept_1 = st[(_TPR_AT_FPR + 1) * L + j]
                 kept_2 = st[(_TPR_AT_FPR + 2) * L + j]
                 st[_TPR_AT_FPR * L + j] = tp if fp <= st[_FPR_LIMIT * L + j] else kept_0
-                st[(_TPR_AT_FPR + 1) * L + j] = (
-                    tp if fp <= st[(_FPR_LIMIT + 1) * L + j] else kept_1
-                )
-                st[(_TPR_AT_FPR + 2) * L + j] = (
-                    tp if fp <= st[(_FPR_LIMIT + 2) * L + j] else kept_2
-                )
+                st[(_TPR_AT_FPR + 1) * L + j] = tp if fp <= st[(_FPR_LIMIT + 1) * L + j] else kept_1
+                st[(_TPR_AT_FPR + 2) * L + j] = tp if fp <= st[(_FPR_LIMIT + 2) * L + j] else kept_2
         if code & EVENT:
             if i + 1 == above:
                 for j in range(L):
@@ -338,7 +335,7 @@ _pool: ThreadPoolExecutor | None = None
 
 def _threads() -> int:
     """Threads for the blocks: ``NUMBA_NUM_THREADS`` (numba's default: every CPU)."""
-    return max(1, int(numba.config.NUMBA_NUM_THREADS))
+    return max(1, int(numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
 
 def resampled_metrics(
@@ -396,6 +393,6 @@ def resampled_metrics(
         if _pool is None or _pool._max_workers < threads:
             _pool = ThreadPoolExecutor(threads, thread_name_prefix="bootstrap")
         bounds = np.linspace(0, n_blocks, threads + 1).round().astype(int).tolist()
-        for future in [_pool.submit(run, a, b) for a, b in zip(bounds[:-1], bounds[1:])]:
+        for future in [_pool.submit(run, a, b) for a, b in itertools.pairwise(bounds)]:
             future.result()
     return out[: counts.resamples]

@@ -15,8 +15,9 @@ paired with them), as many (fake, paired real) *units* as the stratum has, with 
 every resample keeps each generator's share and stays exactly balanced and paired (a stratum
 whose fakes and reals differ in number, e.g. ``--no_pairing``, resamples fakes and reals
 separately). A resample is a vector of counts per unit; every metric is recomputed with
-those counts as weights (weighted cumulative sums over the scores sorted once), so a
-resample never copies or re-sorts images. The draws of a stratum are seeded by (seed,
+those counts as weights, by one compiled walk over the scores sorted once
+(:mod:`~aigenbench.evaluation.bootstrap_kernel`), so a resample never copies or re-sorts
+images. The draws of a stratum are seeded by (seed,
 stratum) only, so the same seed gives the same intervals on any machine, and adding a
 window or a generator does not change the other strata's resamples. One set of resamples
 is shared by every window's file (they hold the same images), so averages over steps and
@@ -352,7 +353,6 @@ def metric_bounds(values: Mapping[str, np.ndarray], options: IntervalOptions) ->
 
 
 # ----------------------------------------------------------------------------- a run
-
 
 
 @dataclass
