@@ -81,6 +81,19 @@ def test_metrics_and_summary_carry_the_headline(finished):
     }
     done = json.loads((run_dir / "window_1" / "DONE").read_text())
     assert done["steps"] > 0 and done["n_train"] > 0
+    # One object per window: its DONE headline is its metrics.json's; the run's headline is
+    # the average of the windows' (Next over window 0 only: window 1 has no future).
+    subsets = ("next", "past", "growing", "whole")
+    for window in (0, 1):
+        written = json.loads((run_dir / f"window_{window}" / "metrics.json").read_text())
+        done = json.loads((run_dir / f"window_{window}" / "DONE").read_text())
+        assert done["headline"] == {f"{name}_auroc": written[name]["auroc"] for name in subsets}
+        assert summary["metrics"]["per_window"][window] == {
+            key: value
+            for key, value in written.items()
+            if key not in ("stage", "threshold", "n_windows")
+        }
+    assert summary["metrics"]["headline"]["next_auroc"] == metrics["next"]["auroc"]
 
 
 def test_rerun_skips_done_windows(finished, run_cli, tiny_benchmark):

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from aigenbench.cli import main
+from aigenbench.evaluation.experiment import headline_text
 from aigenbench.training import interrupts
 from aigenbench.training.module import DetectorModule
 from tests.training.conftest import assert_same_predictions, fit_args
@@ -128,17 +129,32 @@ def test_stop_inside_a_window_continues_from_its_step(
     assert_same_predictions(reference, tmp_path / "stopped", 2)
 
 
+def summary_metrics(run_dir: Path) -> dict:
+    """summary.json's metrics, the predictions files' paths left out (other run folders)."""
+    metrics = json.loads((run_dir / "summary.json").read_text())["metrics"]
+    for window in metrics["per_window"]:
+        window.pop("file")
+    return metrics
+
+
 def test_stop_between_windows_changes_nothing(
-    stochastic_reference, tiny_benchmark, tmp_path, monkeypatch
+    stochastic_reference, tiny_benchmark, tmp_path, monkeypatch, capsys
 ):
-    """Window 1 started by a fresh process draws what the uninterrupted run drew."""
+    """Window 1 started by a fresh process draws what the uninterrupted run drew; the summary
+    and headline, built from window 0's metrics.json read back and window 1's metrics in
+    memory, equal the uninterrupted run's (every window in memory)."""
     reference, config = stochastic_reference
     args = fit_args(config, tiny_benchmark, tmp_path, "between")
     assert main([*args, "--window", "0"]) == 0
     counter = StepCounter(monkeypatch)
+    capsys.readouterr()
     assert main(args) == 0
+    printed = capsys.readouterr().out
     assert counter.steps == {1: done_steps(reference, 1)}
     assert_same_predictions(reference, tmp_path / "between", 2)
+    expected = summary_metrics(reference)
+    assert summary_metrics(tmp_path / "between") == expected
+    assert f"averaged over time: {headline_text(expected['headline'])}" in printed
 
 
 def test_periodic_checkpoints_keep_one_name_after_a_resume(

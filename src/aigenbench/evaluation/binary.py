@@ -16,7 +16,9 @@ maximises F1 with "fake" meaning ``score >= threshold``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -64,6 +66,11 @@ class SubsetMetrics:
 
     def to_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> SubsetMetrics:
+        """The metrics a :meth:`to_dict` document holds (a metrics.json read back)."""
+        return cls(**{f.name: values[f.name] for f in fields(cls)})
 
 
 EMPTY = SubsetMetrics(

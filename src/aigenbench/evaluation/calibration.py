@@ -14,6 +14,7 @@ The subsets are balanced (as many reals as fakes), so calibration is measured at
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,18 @@ class Calibration:
             "ece": self.ece,
             "reliability": [bin_.__dict__ for bin_ in self.reliability],
         }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Calibration:
+        """The calibration a :meth:`to_dict` document holds (a metrics.json read back)."""
+        keys = [fpr_key(target) for target in FPR_TARGETS]
+        return cls(
+            {key: values[key] for key in keys},
+            {key: values[f"threshold_at_fpr_{key.rsplit('_', 1)[1]}"] for key in keys},
+            values["brier"],
+            values["ece"],
+            [ReliabilityBin(**bin_) for bin_ in values["reliability"]],
+        )
 
 
 EMPTY_CALIBRATION = Calibration(

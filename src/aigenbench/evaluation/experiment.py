@@ -20,11 +20,13 @@ from aigenbench.evaluation.metrics import (
     EvaluationOptions,
     RunEvaluation,
     ScoredImages,
+    WindowEvaluation,
     evaluate_scored,
     evaluate_window,
     load_scored,
 )
 from aigenbench.evaluation.predictions import (
+    Predictions,
     find_predictions,
     load_predictions,
     normalise_stage,
@@ -122,19 +124,21 @@ def metrics_file_name(stage: str = "validate") -> str:
     return METRICS_FILE if stage == "validate" else f"metrics_{stage}.json"
 
 
-def write_window_metrics(
-    window_dir: str | os.PathLike[str],
-    window: int | None = None,
-    stage: str = "validate",
+def evaluate_window_predictions(
+    predictions: Predictions,
+    window: int,
+    source: str | os.PathLike[str],
     options: EvaluationOptions | None = None,
-) -> Path:
-    """Evaluate one window's predictions file and write ``window_dir/metrics.json``.
+) -> WindowEvaluation:
+    """The metrics of one window from its predictions in memory (``source``: the file they
+    were written to, named in the results)."""
+    images = ScoredImages.from_predictions(predictions, source=str(source))
+    return evaluate_window(images, window, options)
 
-    ``window`` (the training step) defaults to the k of the ``window_<k>`` directory name.
-    For the runner, once the window's predictions file is written.
-    """
-    stage = normalise_stage(stage)
-    window_dir = Path(window_dir)
+
+def _evaluate_window_file(
+    window_dir: Path, window: int | None, stage: str, options: EvaluationOptions
+) -> WindowEvaluation:
     if window is None:
         match = WINDOW_DIR.match(window_dir.name)
         if match is None:
@@ -143,16 +147,48 @@ def write_window_metrics(
     path = find_predictions(window_dir, stage)
     if path is None:
         raise DataError(f"no predictions file in {window_dir} (looked for {_looked_for(stage)})")
+    return evaluate_window_predictions(load_predictions(path), window, path, options)
+
+
+def write_window_metrics(
+    window_dir: str | os.PathLike[str],
+    window: int | None = None,
+    stage: str = "validate",
+    options: EvaluationOptions | None = None,
+    evaluation: WindowEvaluation | None = None,
+) -> Path:
+    """Write ``window_dir/metrics.json``: ``evaluation`` (what the runner computed from the
+    predictions it just wrote), or else the evaluation of the window's predictions file.
+
+    ``window`` (the training step) defaults to the k of the ``window_<k>`` directory name.
+    """
+    stage = normalise_stage(stage)
+    window_dir = Path(window_dir)
     options = options or EvaluationOptions()
-    images = ScoredImages.from_predictions(load_predictions(path), source=str(path))
-    evaluation = evaluate_window(images, window, options)
+    if evaluation is None:
+        evaluation = _evaluate_window_file(window_dir, window, stage, options)
     document = {
         "stage": stage,
         "threshold": options.threshold,
-        "n_windows": images.n_windows,
+        "n_windows": len(evaluation.matrix_row),
         **evaluation.to_json(),
     }
     return write_json_atomic(window_dir / metrics_file_name(stage), document)
+
+
+def read_window_metrics(
+    window_dir: str | os.PathLike[str], stage: str = "validate"
+) -> WindowEvaluation:
+    """A window's metrics.json read back (the earlier windows of a resumed run): equal to the
+    evaluation that wrote it. A document of an older version (no threshold transfers) is not
+    trusted: the window's predictions file is evaluated again (in memory; the file stays)."""
+    stage = normalise_stage(stage)
+    window_dir = Path(window_dir)
+    try:
+        document = json.loads((window_dir / metrics_file_name(stage)).read_text(encoding="utf-8"))
+        return WindowEvaluation.from_json(document)
+    except (OSError, ValueError, KeyError, TypeError):
+        return _evaluate_window_file(window_dir, None, stage, EvaluationOptions())
 
 
 def write_summary(
@@ -196,9 +232,9 @@ def headline(evaluation: RunEvaluation) -> dict[str, float | None]:
     return {f"{name}_auroc": evaluation.averages[name]["auroc"] for name in HEADLINE_SUBSETS}
 
 
-def window_headline(metrics: dict[str, Any]) -> dict[str, float | None]:
-    """The same AUROCs for one step, from its ``metrics.json`` document."""
-    return {f"{name}_auroc": (metrics.get(name) or {}).get("auroc") for name in HEADLINE_SUBSETS}
+def window_headline(evaluation: WindowEvaluation) -> dict[str, float | None]:
+    """The same AUROCs for one step."""
+    return {f"{name}_auroc": evaluation.subsets[name].auroc for name in HEADLINE_SUBSETS}
 
 
 def headline_text(values: dict[str, float | None]) -> str:

@@ -214,6 +214,9 @@ class WindowEvaluation:
     """True when ``next`` was computed on the last window itself (official last-step rule)."""
     calibration: dict[str, Calibration] = field(default_factory=dict)
     """Operating points and calibration of each subset."""
+    threshold_transfer: list[ThresholdTransfer] = field(default_factory=list)
+    """Each rule's threshold chosen on this step's window, applied to the next (none at the
+    last step)."""
 
     def to_json(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"window": self.window}
@@ -231,8 +234,34 @@ class WindowEvaluation:
         entry["calibration"] = {
             name: _clean(values.to_dict()) for name, values in self.calibration.items()
         }
+        entry["threshold_transfer"] = [_clean(t.to_dict()) for t in self.threshold_transfer]
         entry["file"] = self.source
         return entry
+
+    @classmethod
+    def from_json(cls, entry: Mapping[str, Any]) -> WindowEvaluation:
+        """The evaluation a :meth:`to_json` document describes (a window's metrics.json read
+        back): equal to the one that wrote it."""
+        return cls(
+            window=int(entry["window"]),
+            subsets={name: SubsetMetrics.from_dict(entry[name]) for name in SUBSETS},
+            per_generator={
+                name: SubsetMetrics.from_dict(values)
+                for name, values in entry["per_generator"].items()
+            },
+            matrix_row=list(entry["matrix_row"]),
+            n_images=int(entry["n_images"]),
+            n_invalid=int(entry["n_invalid"]),
+            n_unpaired_reals=int(entry["n_unpaired_reals"]),
+            source=str(entry["file"]),
+            next_is_last_window=bool(entry["next_is_last_window"]),
+            calibration={
+                name: Calibration.from_dict(values) for name, values in entry["calibration"].items()
+            },
+            threshold_transfer=[
+                ThresholdTransfer.from_dict(values) for values in entry["threshold_transfer"]
+            ],
+        )
 
 
 def evaluate_window(
@@ -266,6 +295,18 @@ def evaluate_window(
             per_generator[name] = subset_metrics(selector.select([generator_id]), options.threshold)
 
     matrix_row = [auroc(selector.select(ids)) for ids in window_ids]
+    transfers = []
+    if window + 1 < n_windows:
+        known, upcoming = (
+            selector.select(window_ids[window]),
+            selector.select(window_ids[window + 1]),
+        )
+        for rule in RULES:
+            result = transfer_threshold(
+                window, known, upcoming, rule, options.target_fpr, options.threshold
+            )
+            if result is not None:
+                transfers.append(result)
     n_invalid = 0 if images.valid is None else int(np.count_nonzero(~images.valid))
     return WindowEvaluation(
         window=window,
@@ -278,6 +319,7 @@ def evaluate_window(
         source=images.source,
         next_is_last_window=options.official_last_next and window == n_windows - 1,
         calibration=calibrations,
+        threshold_transfer=transfers,
     )
 
 
@@ -400,27 +442,8 @@ def summarise(
         averages=averages,
         transfer=transfer_metrics([w.matrix_row for w in windows], steps),
         notes=notes,
+        threshold_transfer=[t for w in windows for t in w.threshold_transfer],
     )
-
-
-def threshold_transfer(
-    images_per_step: Mapping[int, ScoredImages], options: EvaluationOptions
-) -> list[ThresholdTransfer]:
-    """Each rule's threshold chosen on window k, applied to window k+1 (see ``thresholds``)."""
-    results = []
-    for step, images in sorted(images_per_step.items()):
-        if step + 1 >= images.n_windows:
-            continue
-        selector = SubsetSelector(images, options.use_pairing)
-        window_ids = images.window_generator_ids()
-        known, upcoming = selector.select(window_ids[step]), selector.select(window_ids[step + 1])
-        for rule in RULES:
-            result = transfer_threshold(
-                step, known, upcoming, rule, options.target_fpr, options.threshold
-            )
-            if result is not None:
-                results.append(result)
-    return results
 
 
 def load_scored(
@@ -458,9 +481,7 @@ def evaluate_scored(
         evaluate_window(images, step, options) for step, images in sorted(images_per_step.items())
     ]
     timeline = images_per_step[min(images_per_step)].windows
-    evaluation = summarise(evaluations, timeline, options)
-    evaluation.threshold_transfer = threshold_transfer(images_per_step, options)
-    return evaluation
+    return summarise(evaluations, timeline, options)
 
 
 def evaluate_files(

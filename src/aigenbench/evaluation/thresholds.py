@@ -16,7 +16,9 @@ budget broken.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -71,6 +73,16 @@ class ThresholdTransfer:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> ThresholdTransfer:
+        """The transfer a :meth:`to_dict` document holds (a metrics.json read back)."""
+        return cls(
+            step=values["step"],
+            rule=values["rule"],
+            target_fpr=values["target_fpr"],
+            **{key: AtThreshold(**values[key]) for key in ("transferred", "oracle", "fixed")},
+        )
 
 
 def transfer_threshold(

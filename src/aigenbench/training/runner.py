@@ -25,6 +25,7 @@ from typing import Any
 from aigenbench.config import Config, check_experiment_id
 from aigenbench.errors import ConfigError, DataError
 from aigenbench.evaluation.experiment import headline_text
+from aigenbench.evaluation.metrics import WindowEvaluation
 from aigenbench.models.available_weights import check_pretrained_weights
 from aigenbench.models.registry import check_backbone_spec
 from aigenbench.protocol import BenchmarkPlan, Timeline, load_timeline, make_plan
@@ -177,7 +178,8 @@ class ExperimentRunner:
                 result = job.run()
                 detector = job.final_detector
                 results.append(result)
-            headline = self._write_summary() if self.rank_zero else {}
+            computed = {r.window: r.evaluation for r in results if r.evaluation is not None}
+            headline = self._write_summary(computed) if self.rank_zero else {}
             self.say(
                 f"\nexperiment {self.config.experiment_id}: {len(results)} window(s) in "
                 f"{time.perf_counter() - started:.1f} s -> {self.dir.root}"
@@ -222,11 +224,23 @@ class ExperimentRunner:
         for note in plan.notes:
             self.say(f"note: {note}")
 
-    def _write_summary(self) -> dict[str, float | None]:
-        """summary.json (metrics of every finished window + the data summary); the headline."""
-        from aigenbench.evaluation.experiment import evaluate_experiment, headline, write_summary
+    def _write_summary(self, computed: dict[int, WindowEvaluation]) -> dict[str, float | None]:
+        """summary.json (metrics of every finished window + the data summary); the headline.
 
-        evaluation = evaluate_experiment(self.dir.root, "validate")
+        The windows this process scored come as ``computed`` (the objects their metrics.json
+        was written from); the others, done by an earlier run, are read back from theirs.
+        """
+        from aigenbench.evaluation.experiment import headline, read_window_metrics, write_summary
+        from aigenbench.evaluation.metrics import EvaluationOptions, summarise
+
+        windows = [
+            computed[k] if k in computed else read_window_metrics(self.dir.window_dir(k))
+            for k in range(self.plan.n_windows)
+            if k in computed or self.dir.is_done(k)
+        ]
+        if not windows:
+            return {}
+        evaluation = summarise(windows, self.plan.windows, EvaluationOptions())
         write_summary(
             self.dir.root,
             "validate",
@@ -301,15 +315,19 @@ class ExperimentRunner:
                 "command again"
             )
         paths = []
+        computed: dict[int, WindowEvaluation] = {}
         with self._locked(), self.flag:
             if self.rank_zero:
                 self.dir.record_config(
                     self.config.raw, say=self.say, defaults=self.config.defaults
                 )  # refuses result changes
             for window in done:
-                paths.append(WindowJob(self, window, None, []).score(stage))
+                path, evaluation = WindowJob(self, window, None, []).score(stage)
+                paths.append(path)
+                if evaluation is not None:
+                    computed[window] = evaluation
             if self.rank_zero and stage == "validate":
-                self._write_summary()
+                self._write_summary(computed)
         return paths
 
 

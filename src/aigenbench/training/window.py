@@ -17,7 +17,13 @@ import torch
 
 from aigenbench.config import trainer_passthrough
 from aigenbench.errors import ConfigError
-from aigenbench.evaluation.experiment import headline_text, window_headline, write_window_metrics
+from aigenbench.evaluation.experiment import (
+    evaluate_window_predictions,
+    headline_text,
+    window_headline,
+    write_window_metrics,
+)
+from aigenbench.evaluation.metrics import WindowEvaluation
 from aigenbench.evaluation.predictions import predictions_file_name, save_predictions
 from aigenbench.files import write_text_atomic
 from aigenbench.protocol import REAL_GENERATOR
@@ -82,6 +88,9 @@ class WindowResult:
     headline: dict[str, float | None] = field(default_factory=dict)
     world_size: int | None = None
     """Processes that trained it (None: not recorded)."""
+    evaluation: WindowEvaluation | None = None
+    """Its metrics, computed once from its predictions in memory (rank 0, when it was scored
+    by this process; None when skipped)."""
 
 
 class ExperimentContext(Protocol):
@@ -441,18 +450,16 @@ class WindowJob:
             steps, epochs, world_size = self._fit(module, datamodule)
         self._finish_strategy(strategy, module, datamodule)
         self._final = module.detector
-        predictions_path = self._score(module, datamodule, "validate")
+        evaluation = self._score(module, datamodule, "validate")
         if self.runner.rank_zero and module.metric_results:
             write_text_atomic(
                 self.dir.window_dir(window) / "method_metrics.json",
                 json.dumps(module.metric_results, indent=2) + "\n",
             )
         headline: dict[str, float | None] = {}
-        if self.runner.rank_zero and predictions_path is not None:
-            metrics = write_window_metrics(self.dir.window_dir(window), window, "validate")
-            window_metrics = json.loads(metrics.read_text(encoding="utf-8"))
-            headline = window_headline(window_metrics)
-            log_window_metrics(self._loggers(WINDOWS_VERSION), window, window_metrics)
+        if self.runner.rank_zero and evaluation is not None:
+            headline = window_headline(evaluation)
+            log_window_metrics(self._loggers(WINDOWS_VERSION), window, evaluation.to_json())
             self.dir.mark_done(
                 window,
                 {
@@ -486,6 +493,7 @@ class WindowJob:
             n_eval,
             headline=headline,
             world_size=world_size,
+            evaluation=evaluation,
         )
 
     def _set_invalid_done_aside(self, problems: list[str], final_damaged: bool) -> None:
@@ -594,7 +602,9 @@ class WindowJob:
 
     def _score(
         self, module: DetectorModule, datamodule: WindowDataModule, stage: str
-    ) -> Path | None:
+    ) -> WindowEvaluation | None:
+        """Score ``stage``; rank 0 writes the predictions file and metrics.json, the metrics
+        computed once from the predictions in memory, and gets them (other ranks: None)."""
         trainer = self.eval_trainer()
         data: L.LightningDataModule = datamodule
         cache = self._cache(module, training=False)
@@ -615,14 +625,16 @@ class WindowJob:
         )
         if predictions is None:  # not rank 0
             return None
-        path = self.dir.window_dir(self.window) / predictions_file_name(stage)
+        window_dir = self.dir.window_dir(self.window)
+        path = window_dir / predictions_file_name(stage)
         save_predictions(path, predictions)
-        return path
+        metrics = evaluate_window_predictions(predictions, self.window, path)
+        write_window_metrics(window_dir, self.window, stage, evaluation=metrics)
+        return metrics
 
-    def score(self, stage: str) -> Path:
-        """Score this (finished) window's final weights on ``stage``."""
+    def score(self, stage: str) -> tuple[Path, WindowEvaluation | None]:
+        """Score this (finished) window's final weights on ``stage``: its predictions file and
+        (rank 0) its metrics."""
         module = self.module(self._load_final(self.window))
-        path = self._score(module, self.datamodule(module, stage), stage)
-        if self.runner.rank_zero and path is not None:
-            write_window_metrics(self.dir.window_dir(self.window), self.window, stage)
-        return path or self.dir.window_dir(self.window) / predictions_file_name(stage)
+        evaluation = self._score(module, self.datamodule(module, stage), stage)
+        return self.dir.window_dir(self.window) / predictions_file_name(stage), evaluation
