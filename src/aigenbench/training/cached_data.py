@@ -30,6 +30,7 @@ from aigenbench.data.datamodule import WindowDataModule
 from aigenbench.data.sampler import ShardSampler
 from aigenbench.models.detector import Detector
 from aigenbench.protocol import BenchmarkPlan
+from aigenbench.scoring import image_runs
 from aigenbench.training.collect import gather_rows
 from aigenbench.training.feature_cache import (
     CachedEvaluationSet,
@@ -130,9 +131,7 @@ class FeatureExtraction(L.LightningModule):
         ids = batch["id"].cpu().numpy()
         n = len(ids)
         if "crop_to_image" in batch:  # evaluation: an item is an image with all its crops
-            owner = batch["crop_to_image"].cpu().numpy()
-            first = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-            counts = np.diff(np.r_[first, n])
+            first, counts = image_runs(batch["crop_to_image"].cpu().numpy())
             items = self.store.items(ids[first])
             valid = batch["valid"].cpu().numpy()[first]
         else:  # training: an item is an (image, copy)
