@@ -11,8 +11,10 @@ area, as the exact metrics) and its AP term (the run's fakes times the precision
 end). The metrics read at one point of the curve are caught during the walk: the counts after
 the images above the threshold and at each best-F1 threshold, the last point with FPR at most
 x (TPR at FPR x), and the two points around the EER crossing (found in exact integers; the
-interpolation then uses the exact metrics' floating-point formula). The number of fakes and
-reals a resample draws, which those points need, comes from a first, shorter walk over units.
+interpolation then uses the exact metrics' floating-point formula); once every resample of
+the block is past the EER and past every FPR target, that bookkeeping stops. The number of
+fakes and reals a resample draws, which those points need, and Brier's numerator come from a
+first, shorter walk over the subset's units.
 
 Each resample's numbers are those of :func:`~aigenbench.evaluation.binary.subset_metrics` and
 :func:`~aigenbench.evaluation.calibration.calibration` on the subset with every image repeated
@@ -24,6 +26,7 @@ not depend on the number of threads.
 from __future__ import annotations
 
 import itertools
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -81,6 +84,8 @@ class BlockedCounts:
     @classmethod
     def from_counts(cls, counts: np.ndarray) -> BlockedCounts:
         resamples, n_units = counts.shape
+        if counts.size and int(counts.max()) > np.iinfo(np.uint16).max:
+            raise ValueError("a unit drawn more than 65535 times: counts must fit uint16")
         n_blocks = -(-resamples // LANES)
         padded = np.zeros((n_blocks * LANES, n_units), dtype=np.uint16)
         padded[:resamples] = counts
@@ -141,10 +146,13 @@ def _walk_block(
             st[_SQUARED * L + j] += c * e
     for t in range(MAX_TARGETS):
         for j in range(L):
-            if t < len(fpr_targets):
-                st[(_FPR_LIMIT + t) * L + j] = fpr_targets[t] * st[_N_REAL * L + j] + 1e-9
+            n_real = st[_N_REAL * L + j]
+            if t < len(fpr_targets) and n_real > 0:
+                st[(_FPR_LIMIT + t) * L + j] = fpr_targets[t] * n_real + 1e-9
             else:
-                st[(_FPR_LIMIT + t) * L + j] = -1.0  # an unused row: never reached
+                # An unused row, or a resample without reals (a padding lane): never within,
+                # so it does not keep the bookkeeping open.
+                st[(_FPR_LIMIT + t) * L + j] = -1.0
     for j in range(L):
         st[_BEST_F1 * L + j] = -1.0
     # Best-F1 groups are read from the most images called fake (lowest threshold) down, so
@@ -330,7 +338,8 @@ def _metrics_of_blocks(
         _block_metrics(st, f1_thresholds, len(fpr_targets), out[b * LANES : (b + 1) * LANES])
 
 
-_pool: ThreadPoolExecutor | None = None
+_pool: tuple[int, int, ThreadPoolExecutor] | None = None
+"""(process id, threads, the pool): a forked child, whose copy has no threads, makes its own."""
 
 
 def _threads() -> int:
@@ -390,9 +399,10 @@ def resampled_metrics(
         run(0, n_blocks)
     else:
         global _pool
-        if _pool is None or _pool._max_workers < threads:
-            _pool = ThreadPoolExecutor(threads, thread_name_prefix="bootstrap")
+        if _pool is None or _pool[0] != os.getpid() or _pool[1] < threads:
+            _pool = (os.getpid(), threads, ThreadPoolExecutor(threads, "bootstrap"))
+        pool = _pool[2]
         bounds = np.linspace(0, n_blocks, threads + 1).round().astype(int).tolist()
-        for future in [_pool.submit(run, a, b) for a, b in itertools.pairwise(bounds)]:
+        for future in [pool.submit(run, a, b) for a, b in itertools.pairwise(bounds)]:
             future.result()
     return out[: counts.resamples]
