@@ -321,14 +321,15 @@ def bootstrap_subset(
         thresholds.astype(np.float64)[group_start],
         np.asarray(FPR_TARGETS, dtype=np.float64),
     )
+    per_metric = np.ascontiguousarray(values.T)  # one row per column of the kernel
     first_fpr = OUTPUT_KEYS.index("tpr_at_fpr")
-    columns = dict(zip(OUTPUT_KEYS[:first_fpr], values.T, strict=False))
+    columns = dict(zip(OUTPUT_KEYS[:first_fpr], per_metric, strict=False))
     for t, target in enumerate(FPR_TARGETS):
-        columns[fpr_key(target)] = values[:, first_fpr + t]
+        columns[fpr_key(target)] = per_metric[first_fpr + t]
     # Brier is defined for probabilities only (as the exact calibration).
     in_unit_interval = bool(scores[0] <= 1.0 and scores[-1] >= 0.0)
-    columns["brier"] = values[:, -1] if in_unit_interval else np.full(len(values), np.nan)
-    return {key: np.ascontiguousarray(columns[key]) for key in BOOTSTRAP_KEYS}
+    columns["brier"] = per_metric[-1] if in_unit_interval else np.full(len(values), np.nan)
+    return {key: columns[key] for key in BOOTSTRAP_KEYS}
 
 
 def percentile_bounds(values: np.ndarray, options: IntervalOptions) -> Bounds:
