@@ -8,13 +8,14 @@ is a row of :data:`LANES` numbers updated together (vector instructions). Per re
 walk accumulates the drawn fakes and reals (whole numbers, exact in float64), and at each
 *run*'s end (images with the same score) adds the run's AUROC trapezoid (ties half, twice the
 area, as the exact metrics) and its AP term (the run's fakes times the precision at the run's
-end). The metrics read at one point of the curve are caught during the walk: the counts after
-the images above the threshold and at each best-F1 threshold, the last point with FPR at most
-x (TPR at FPR x), and the two points around the EER crossing (found in exact integers; the
-interpolation then uses the exact metrics' floating-point formula); once every resample of
-the block is past the EER and past every FPR target, that bookkeeping stops. The number of
-fakes and reals a resample draws, which those points need, and Brier's numerator come from a
-first, shorter walk over the subset's units.
+end). The metrics read at a fixed point of the curve (after the images above the threshold,
+at each best-F1 threshold) are caught during the walk. Those whose point differs per resample
+(the last point with FPR at most x for TPR at FPR x, the two points around the EER crossing,
+found in exact integers) are found after it: the walk keeps a checkpoint of the curve every
+:data:`CHECKPOINT_EVERY` images until every resample is past them, and each resample's point
+is reached from its last checkpoint before it by a short walk of its own. The number of fakes
+and reals a resample draws, which those points need, and Brier's numerator come from a first,
+shorter walk over the subset's units.
 
 Each resample's numbers are those of :func:`~aigenbench.evaluation.binary.subset_metrics` and
 :func:`~aigenbench.evaluation.calibration.calibration` on the subset with every image repeated
@@ -60,14 +61,15 @@ EVENT = 8  # after it, a point of the curve is read (the threshold, a best-F1 th
 TIED = 16  # its run holds more than one image
 FIRST = 32  # the first image of its run
 UNIT_SHIFT = 6
-CHECK_EVERY = 32
-"""Images between two checks whether any resample of the block still needs the EER or the
-TPR-at-FPR bookkeeping (both end for good once passed: the rest of the walk skips them)."""
+CHECKPOINT_EVERY = 32
+"""Images (at least) between two checkpoints of the curve: the EER and TPR-at-FPR points of
+a resample are found after the walk, from the last checkpoint before them, walking at most
+this many images again for that resample alone."""
 
 # Rows of the per-block state (each LANES long).
 _TP, _FP, _TP_START, _FP_START, _AREA, _AP, _SQUARED = 0, 1, 2, 3, 4, 5, 6
 _N_FAKE, _N_REAL, _TP_AT, _FP_AT, _BEST_F1, _BEST_GROUP = 7, 8, 9, 10, 11, 12
-_TP_BEFORE, _FP_BEFORE, _TP_CROSS, _FP_CROSS, _CROSSED = 13, 14, 15, 16, 17
+_TP_BEFORE, _FP_BEFORE, _TP_CROSS, _FP_CROSS = 13, 14, 15, 16
 _TPR_AT_FPR = 18  # one row per target
 _FPR_LIMIT = 21  # one row per target (at most 3 targets)
 _STATE_ROWS = 24
@@ -124,8 +126,12 @@ def _walk_block(
     f1_positions: np.ndarray,
     fpr_targets: np.ndarray,
     st: np.ndarray,
-) -> None:
-    """Fill the state ``st`` of one block of resamples (``counts``: ``[n_units, LANES]``).
+    checkpoints: np.ndarray,
+    checkpoint_positions: np.ndarray,
+) -> int:
+    """Fill the state ``st`` of one block of resamples (``counts``: ``[n_units, LANES]``);
+    returns how many checkpoints (``[tp row, fp row]`` after ``checkpoint_positions[k]``
+    images, a run's end; the first one the origin) it wrote.
 
     The lane loops (``for j in range(L)``) index fixed rows of ``st`` and use selects, not
     branches: LLVM turns each into a few vector instructions; ``counts[unit, j]`` is indexed
@@ -163,8 +169,13 @@ def _walk_block(
             st[_BEST_F1 * L + j] = 0.0
             st[_BEST_GROUP * L + j] = group
         group -= 1
-    eer_open = True  # some resample of the block has not crossed the EER yet
-    fpr_open = True  # some resample is still within some FPR target
+    # Checkpoint 0: the origin. Checkpoints stop once every resample of the block is past
+    # its EER crossing and past every FPR target (both only ever happen once).
+    for j in range(2 * L):
+        checkpoints[j] = 0.0
+    checkpoint_positions[0] = 0
+    n_checkpoints = 1
+    open_points = True
     for i in range(len(codes)):
         code = codes[i]
         unit = code >> UNIT_SHIFT
@@ -204,38 +215,6 @@ def _walk_block(
                 c = np.float64(counts[unit, j])
                 st[_FP * L + j] += c
                 st[_AREA * L + j] += c * (2.0 * st[_TP * L + j])
-        if eer_open:
-            for j in range(L):
-                tp = st[_TP * L + j]
-                fp = st[_FP * L + j]
-                n_fake = st[_N_FAKE * L + j]
-                n_real = st[_N_REAL * L + j]
-                was_crossed = st[_CROSSED * L + j]
-                tp_cross = st[_TP_CROSS * L + j]
-                fp_cross = st[_FP_CROSS * L + j]
-                tp_before = st[_TP_BEFORE * L + j]
-                fp_before = st[_FP_BEFORE * L + j]
-                # EER: the crossing is the first point where FNR <= FPR, in exact integers:
-                # (n_fake - tp) * n_real <= fp * n_fake; the point before it is kept too.
-                crossed = (n_fake - tp) * n_real <= fp * n_fake
-                first = crossed & (was_crossed == 0.0)
-                st[_TP_CROSS * L + j] = tp if first else tp_cross
-                st[_FP_CROSS * L + j] = fp if first else fp_cross
-                st[_CROSSED * L + j] = 1.0 if crossed else 0.0
-                st[_TP_BEFORE * L + j] = tp_before if crossed else tp
-                st[_FP_BEFORE * L + j] = fp_before if crossed else fp
-        if fpr_open:
-            for j in range(L):
-                # TPR at FPR x: the last point with at most x of the reals above it (three
-                # constant rows: a row offset known only at run time stops the vectorisation).
-                tp = st[_TP * L + j]
-                fp = st[_FP * L + j]
-                kept_0 = st[_TPR_AT_FPR * L + j]
-                kept_1 = st[(_TPR_AT_FPR + 1) * L + j]
-                kept_2 = st[(_TPR_AT_FPR + 2) * L + j]
-                st[_TPR_AT_FPR * L + j] = tp if fp <= st[_FPR_LIMIT * L + j] else kept_0
-                st[(_TPR_AT_FPR + 1) * L + j] = tp if fp <= st[(_FPR_LIMIT + 1) * L + j] else kept_1
-                st[(_TPR_AT_FPR + 2) * L + j] = tp if fp <= st[(_FPR_LIMIT + 2) * L + j] else kept_2
         if code & EVENT:
             if i + 1 == above:
                 for j in range(L):
@@ -249,19 +228,110 @@ def _walk_block(
                         st[_BEST_F1 * L + j] = f1
                         st[_BEST_GROUP * L + j] = group
                 group -= 1
-        if i % CHECK_EVERY == 0:
-            # Both conditions only ever turn false (FNR - FPR and FPR are monotone).
-            if eer_open:
-                still = 0.0
-                for j in range(L):
-                    still += 1.0 - st[_CROSSED * L + j]
-                eer_open = still > 0.0
-            if fpr_open:
-                within = 0.0
-                for t in range(MAX_TARGETS):
-                    for j in range(L):
-                        within += 1.0 if st[_FP * L + j] <= st[(_FPR_LIMIT + t) * L + j] else 0.0
-                fpr_open = within > 0.0
+        if open_points and i + 1 - checkpoint_positions[n_checkpoints - 1] >= CHECKPOINT_EVERY:
+            base = n_checkpoints * 2 * L
+            still_open = 0.0
+            for j in range(L):
+                tp = st[_TP * L + j]
+                fp = st[_FP * L + j]
+                checkpoints[base + j] = tp
+                checkpoints[base + L + j] = fp
+                n_fake = st[_N_FAKE * L + j]
+                n_real = st[_N_REAL * L + j]
+                before_eer = (n_fake - tp) * n_real > fp * n_fake
+                within = (
+                    (fp <= st[_FPR_LIMIT * L + j])
+                    | (fp <= st[(_FPR_LIMIT + 1) * L + j])
+                    | (fp <= st[(_FPR_LIMIT + 2) * L + j])
+                )
+                still_open += 1.0 if before_eer | within else 0.0
+            checkpoint_positions[n_checkpoints] = i + 1
+            n_checkpoints += 1
+            open_points = still_open > 0.0
+    return n_checkpoints
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _walk_lane(
+    codes: np.ndarray, counts: np.ndarray, lane: int, start: int, tp: float, fp: float
+) -> tuple[int, float, float]:
+    """One resample's next point of the curve after ``start`` images (with ``tp``, ``fp``
+    there): (images up to the end of the next run, tp, fp there)."""
+    i = start
+    while True:
+        code = codes[i]
+        c = np.float64(counts[code >> UNIT_SHIFT, lane])
+        if code & FAKE:
+            tp += c
+        else:
+            fp += c
+        i += 1
+        if code & LAST:
+            return i, tp, fp
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _curve_points(
+    codes: np.ndarray,
+    counts: np.ndarray,
+    fpr_targets: np.ndarray,
+    st: np.ndarray,
+    checkpoints: np.ndarray,
+    checkpoint_positions: np.ndarray,
+    n_checkpoints: int,
+) -> None:
+    """Per resample of the block: the points around the EER crossing and TPR at each FPR
+    target, each from the last checkpoint before it (the conditions are monotone along the
+    curve, so a binary search over the checkpoints finds it) and a short walk on."""
+    L = LANES
+    n = len(codes)
+    for j in range(L):
+        n_fake = st[_N_FAKE * L + j]
+        n_real = st[_N_REAL * L + j]
+        if n_fake == 0.0 or n_real == 0.0:
+            continue  # no metrics (a padding lane)
+        # EER: the crossing is the first point where FNR <= FPR, in exact integers:
+        # (n_fake - tp) * n_real <= fp * n_fake (false at the origin, true at the end).
+        low, high = 0, n_checkpoints - 1  # the last checkpoint before the crossing
+        while low < high:
+            middle = (low + high + 1) // 2
+            tp = checkpoints[middle * 2 * L + j]
+            fp = checkpoints[middle * 2 * L + L + j]
+            if (n_fake - tp) * n_real > fp * n_fake:
+                low = middle
+            else:
+                high = middle - 1
+        position = checkpoint_positions[low]
+        tp = checkpoints[low * 2 * L + j]
+        fp = checkpoints[low * 2 * L + L + j]
+        while True:
+            st[_TP_BEFORE * L + j] = tp
+            st[_FP_BEFORE * L + j] = fp
+            position, tp, fp = _walk_lane(codes, counts, j, position, tp, fp)
+            if (n_fake - tp) * n_real <= fp * n_fake:
+                st[_TP_CROSS * L + j] = tp
+                st[_FP_CROSS * L + j] = fp
+                break
+        # TPR at FPR x: the last point with at most x of the reals above it.
+        for t in range(len(fpr_targets)):
+            limit = st[(_FPR_LIMIT + t) * L + j]
+            low, high = 0, n_checkpoints - 1  # the last checkpoint within the limit
+            while low < high:
+                middle = (low + high + 1) // 2
+                if checkpoints[middle * 2 * L + L + j] <= limit:
+                    low = middle
+                else:
+                    high = middle - 1
+            position = checkpoint_positions[low]
+            tp = checkpoints[low * 2 * L + j]
+            fp = checkpoints[low * 2 * L + L + j]
+            best = tp
+            while position < n:
+                position, tp, fp = _walk_lane(codes, counts, j, position, tp, fp)
+                if fp > limit:
+                    break
+                best = tp
+            st[(_TPR_AT_FPR + t) * L + j] = best
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -322,8 +392,11 @@ def _metrics_of_blocks(
 ) -> None:
     """Blocks ``first`` to ``stop - 1``: their rows of ``out`` (without the GIL)."""
     st = np.empty(_STATE_ROWS * LANES)
+    most_checkpoints = len(codes) // CHECKPOINT_EVERY + 2
+    checkpoints = np.empty(most_checkpoints * 2 * LANES)
+    checkpoint_positions = np.empty(most_checkpoints, dtype=np.int64)
     for b in range(first, stop):
-        _walk_block(
+        n_checkpoints = _walk_block(
             codes,
             subset_units,
             fakes_per_unit,
@@ -334,6 +407,17 @@ def _metrics_of_blocks(
             f1_positions,
             fpr_targets,
             st,
+            checkpoints,
+            checkpoint_positions,
+        )
+        _curve_points(
+            codes,
+            blocks[b],
+            fpr_targets,
+            st,
+            checkpoints,
+            checkpoint_positions,
+            n_checkpoints,
         )
         _block_metrics(st, f1_thresholds, len(fpr_targets), out[b * LANES : (b + 1) * LANES])
 
