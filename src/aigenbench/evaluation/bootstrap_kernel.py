@@ -210,7 +210,7 @@ def _walk_block(
                 st[_TP * L + j] = tp
                 st[_AP * L + j] += c * (tp / max(tp + st[_FP * L + j], 1.0))
         else:
-            # A run of one real: it outscores no fake above it, twice the area gains 2 * tp.
+            # A run of one real: every fake above it outscores it (twice the area: 2 * tp).
             for j in range(L):
                 c = np.float64(counts[unit, j])
                 st[_FP * L + j] += c
