@@ -166,7 +166,14 @@ def test_validate_and_test_rescore_a_finished_experiment(finished, run_cli):
     tested = load_predictions(run_dir, 1, "test")
     # same images and scores as validation, paired with the test stage's seed
     np.testing.assert_array_equal(tested["crop_scores"], reference["crop_scores"])
-    assert (run_dir / "window_1" / "metrics_test.json").is_file()
+    # the table printed is the metrics computed with the files (not read back, not another stage)
+    written = [
+        json.loads((run_dir / f"window_{k}" / "metrics_test.json").read_text()) for k in (0, 1)
+    ]
+    growing = sum(document["growing"]["auroc"] for document in written) / 2
+    assert "2 of 2 windows evaluated, stage test" in result.out
+    assert f"averaged over time: Next {100 * written[0]['next']['auroc']:.2f}" in result.out
+    assert f"Growing {100 * growing:.2f}" in result.out
     assert run_cli("validate", run_dir).exit_code == 0
     np.testing.assert_array_equal(
         load_predictions(run_dir, 1)["crop_scores"], reference["crop_scores"]

@@ -68,18 +68,14 @@ def _rescore(argv: list[str], command: str) -> int:
         sys.stdout.write(dump_yaml(config.raw))
         return 0
     runner = ExperimentRunner(config)
-    paths = runner.score(stage)
+    paths, evaluation = runner.score(stage)
     if runner.rank_zero:
         for path in paths:
             print(path)
-        _print_scores(run_dir, stage)
+        if evaluation is not None:
+            # The AUROC table of the freshly scored stage (what `aigenbench evaluate` shows).
+            from aigenbench.commands.evaluate import print_tables
+
+            print()
+            print_tables(evaluation, str(run_dir), stage, None, False)
     return 0
-
-
-def _print_scores(run_dir: Path, stage: str) -> None:
-    """The AUROC table of the freshly scored stage (what `aigenbench evaluate` shows)."""
-    from aigenbench.commands.evaluate import print_tables
-    from aigenbench.evaluation.experiment import evaluate_experiment
-
-    print()
-    print_tables(evaluate_experiment(run_dir, stage), str(run_dir), stage, None, False)

@@ -25,7 +25,7 @@ from typing import Any
 from aigenbench.config import Config, check_experiment_id
 from aigenbench.errors import ConfigError, DataError
 from aigenbench.evaluation.experiment import headline_text
-from aigenbench.evaluation.metrics import WindowEvaluation
+from aigenbench.evaluation.metrics import RunEvaluation, WindowEvaluation
 from aigenbench.models.available_weights import check_pretrained_weights
 from aigenbench.models.registry import check_backbone_spec
 from aigenbench.protocol import BenchmarkPlan, Timeline, load_timeline, make_plan
@@ -224,30 +224,42 @@ class ExperimentRunner:
         for note in plan.notes:
             self.say(f"note: {note}")
 
-    def _write_summary(self, computed: dict[int, WindowEvaluation]) -> dict[str, float | None]:
-        """summary.json (metrics of every finished window + the data summary); the headline.
-
-        The windows this process scored come as ``computed`` (the objects their metrics.json
-        was written from); the others, done by an earlier run, are read back from theirs.
-        """
-        from aigenbench.evaluation.experiment import headline, read_window_metrics, write_summary
+    def _evaluation(
+        self, computed: dict[int, WindowEvaluation], stage: str = "validate"
+    ) -> RunEvaluation | None:
+        """The run's metrics on ``stage``: the windows this process scored come as ``computed``
+        (the objects their metrics file was written from); the others, done by an earlier run,
+        are read back from theirs. None when no window has any."""
+        from aigenbench.evaluation.experiment import read_window_metrics
         from aigenbench.evaluation.metrics import EvaluationOptions, summarise
 
         windows = [
-            computed[k] if k in computed else read_window_metrics(self.dir.window_dir(k))
+            computed[k] if k in computed else read_window_metrics(self.dir.window_dir(k), stage)
             for k in range(self.plan.n_windows)
             if k in computed or self.dir.is_done(k)
         ]
-        if not windows:
+        return summarise(windows, self.plan.windows, EvaluationOptions()) if windows else None
+
+    def _write_summary(self, computed: dict[int, WindowEvaluation]) -> dict[str, float | None]:
+        """summary.json (metrics of every finished window + the data summary); the headline."""
+        from aigenbench.evaluation.experiment import headline
+
+        evaluation = self._evaluation(computed)
+        if evaluation is None:
             return {}
-        evaluation = summarise(windows, self.plan.windows, EvaluationOptions())
+        self._summarise(evaluation)
+        return headline(evaluation)
+
+    def _summarise(self, evaluation: RunEvaluation) -> None:
+        """summary.json: ``evaluation`` (the validation metrics) beside the data summary."""
+        from aigenbench.evaluation.experiment import write_summary
+
         write_summary(
             self.dir.root,
             "validate",
             evaluation=evaluation,
             sections={"data": self.data_summary(), "strategy": self.strategy_summary()},
         )
-        return headline(evaluation)
 
     def strategy_summary(self) -> dict[str, Any]:
         """The continual strategy and what it cost per finished window (from the DONE records)."""
@@ -294,8 +306,9 @@ class ExperimentRunner:
 
     # ----------------------------------------------------------------------- validate/test
 
-    def score(self, stage: str) -> list[Path]:
-        """Re-score every finished window on ``stage`` ('validate' or 'test') from final.ckpt."""
+    def score(self, stage: str) -> tuple[list[Path], RunEvaluation | None]:
+        """Re-score every finished window on ``stage`` ('validate' or 'test') from final.ckpt:
+        the predictions files, and (rank 0) the metrics computed from them in memory."""
         from aigenbench.training.window import WindowJob
 
         done = [k for k in range(self.plan.n_windows) if self.dir.is_done(k)]
@@ -322,13 +335,14 @@ class ExperimentRunner:
                     self.config.raw, say=self.say, defaults=self.config.defaults
                 )  # refuses result changes
             for window in done:
-                path, evaluation = WindowJob(self, window, None, []).score(stage)
+                path, scored = WindowJob(self, window, None, []).score(stage)
                 paths.append(path)
-                if evaluation is not None:
-                    computed[window] = evaluation
-            if self.rank_zero and stage == "validate":
-                self._write_summary(computed)
-        return paths
+                if scored is not None:
+                    computed[window] = scored
+            evaluation = self._evaluation(computed, stage) if self.rank_zero else None
+            if evaluation is not None and stage == "validate":
+                self._summarise(evaluation)
+        return paths, evaluation
 
 
 def quiet_lightning() -> None:
