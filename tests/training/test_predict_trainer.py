@@ -102,3 +102,31 @@ def test_multiclass_names_the_likeliest_generator(tiny_benchmark, tmp_path, run_
     expected = loaded.generator_names[1 + int(torch.argmax(logits[1:]))]
     assert row["generator"] == expected
     assert loaded.generator_names.index(expected) in loaded.known_generator_ids
+
+
+def test_multiclass_probabilities_are_the_mean_over_every_crop_of_an_image():
+    """predict's likeliest generator comes from the crop-averaged class probabilities: with
+    three crops, dropping any one of them would name another generator for image 7."""
+    from aigenbench.inference import _per_image
+
+    big = 4.0
+    logits = torch.tensor(
+        [
+            [0.0, big, 0.0],  # image 7: two crops vote class 1 ...
+            [0.0, big, 0.0],
+            [0.0, 0.0, 3 * big],  # ... one crop votes class 2 more strongly
+            [0.0, 0.0, big],  # image 9: one crop
+        ]
+    )
+    rows = {
+        "id": torch.tensor([7, 7, 7, 9]),
+        "logits": logits,
+        "image_id": torch.tensor([7, 9]),
+        "image_score": torch.tensor([0.9, 0.8]),
+    }
+    result = _per_image([rows], multiclass=True)
+    crops = torch.softmax(logits, dim=1).numpy()
+    np.testing.assert_allclose(result["probabilities"][0], crops[:3].mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(result["probabilities"][1], crops[3], rtol=1e-6)
+    assert int(np.argmax(result["probabilities"][0][1:])) + 1 == 1
+    assert result["id"].tolist() == [7, 9]
