@@ -296,3 +296,24 @@ def test_store_items_copies_and_errors(tmp_path):
         store.read(items[2:])
     with pytest.raises(KeyError, match="extract them first"):
         CachedEvaluationSet(store, [7, 9], [0, 1], [0, 1])
+
+
+def test_a_signal_stops_the_extraction_after_a_batch_and_keeps_what_was_written(
+    tmp_path, monkeypatch
+):
+    import signal
+
+    from aigenbench.training import cached_data
+    from aigenbench.training.interrupts import RunInterrupted, SignalFlag, StopEvaluationOnSignal
+
+    monkeypatch.setattr(cached_data, "WRITE_EVERY", 1)
+    flag = SignalFlag()
+    flag.received = signal.SIGTERM  # arrived while the first batch was computed
+    module, samples = probe(), Served(eval_samples())
+    ids = np.asarray(IDS)
+    load = partial(DataLoader, batch_size=2, collate_fn=collate_evaluation)
+    stopping = trainer(callbacks=[StopEvaluationOnSignal(flag)])
+    with pytest.raises(RunInterrupted, match="SIGTERM while computing the cached features"):
+        extract_features(stopping, module, opener(tmp_path, module), samples, ids, None, load)
+    store = opener(tmp_path, module)(False)
+    assert store.filled(store.items(IDS)).tolist() == [True] * 2 + [False] * 6

@@ -140,11 +140,9 @@ class FeatureExtraction(L.LightningModule):
         self._pending.append(
             {"items": items, "counts": counts, "features": features, "valid": valid}
         )
-        return len(items)  # kept by no one (return_predictions=False); None would be warned about
-
-    def on_predict_batch_end(self, outputs: Any, batch: Any, batch_idx: int, *_: Any) -> None:
-        if (batch_idx + 1) % WRITE_EVERY == 0:
+        if (batch_idx + 1) % WRITE_EVERY == 0:  # here, before a callback may stop the run
             self._write()
+        return len(items)  # kept by no one (return_predictions=False); None would be warned about
 
     def on_predict_epoch_end(self) -> None:
         self._write()
