@@ -119,21 +119,25 @@ class CheckpointOnSignal(L.Callback):
 
 
 class StopEvaluationOnSignal(L.Callback):
-    """During an evaluation: stop after the batch when a signal arrived (nothing to save: a
-    rerun scores the window again from its final weights)."""
+    """During an evaluation or a feature extraction: stop after the batch when a signal arrived
+    (nothing to save: a rerun scores the window again from its final weights, and computes the
+    features the cache still lacks)."""
 
     def __init__(self, flag: SignalFlag) -> None:
         self.flag = flag
 
-    def _check(self, trainer: L.Trainer) -> None:
+    def _check(self, trainer: L.Trainer, where: str = "while scoring the evaluation set") -> None:
         if any_rank_signalled(self.flag, trainer):
-            raise self.flag.interrupted("while scoring the evaluation set")
+            raise self.flag.interrupted(where)
 
     def on_validation_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
         self._check(trainer)
 
     def on_test_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
         self._check(trainer)
+
+    def on_predict_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        self._check(trainer, "while computing the cached features")
 
 
 class RunStateCheckpoint(L.Callback):
