@@ -13,7 +13,7 @@ experiment's training rows, each with ``copies`` items (augmentation copies) of 
     store = FeatureStore(root, ids=evaluation_ids, crops=5, dim=768, fingerprint=fp)
     items = store.items(ids)                      # item = (ID position, copy)
     todo = items[~store.filled(items)]            # what an interrupted run still lacks
-    store.write(todo_items, crop_counts, features, valid)
+    store.write(todo, crop_counts, features, valid)  # features first, then the marks
     batch = store.read(items)                     # features [rows, dim], crop_to_image, ...
 
 A store is a folder: ``features.npy`` (``[items x crops, dim]``, memory-mapped), ``filled.npy``
@@ -260,11 +260,6 @@ class FeatureStore:
         if len(ids) and (copies_array.min() < 0 or copies_array.max() >= self.copies):
             raise KeyError(f"feature cache {self.root} holds copies 0..{self.copies - 1} only")
         return at * self.copies + copies_array
-
-    def holds(self, ids: ArrayLike) -> bool:
-        """Whether every image ID has rows in this store."""
-        ids = _as_int64(ids)
-        return bool(np.isin(ids, self.ids).all())
 
     def filled(self, items: np.ndarray) -> np.ndarray:
         """Whether each item's features are stored."""
