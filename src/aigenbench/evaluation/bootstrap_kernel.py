@@ -34,20 +34,13 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from aigenbench.evaluation.binary import METRIC_KEYS
+
 LANES = 64
 """Resamples per block (one walk): 64 uint16 counts are two cache lines per image."""
 
 OUTPUT_KEYS = (
-    "auroc",
-    "ap",
-    "accuracy",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "tnr",
-    "eer",
-    "best_f1_threshold",
+    *METRIC_KEYS,
     "tpr_at_fpr",  # one column per target FPR, in the order given
     "brier",
 )
