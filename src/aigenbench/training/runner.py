@@ -190,17 +190,7 @@ class ExperimentRunner:
 
     def _done_result(self, window: int) -> WindowResult:
         record = self.dir.done_record(window)
-        return WindowResult(
-            window,
-            list(record.get("generators", [])),
-            0.0,
-            record["steps"],
-            record["epochs"],
-            record["n_train"],
-            record["n_eval"],
-            skipped=True,
-            world_size=record.get("world_size"),
-        )
+        return WindowResult.from_done(window, list(record.get("generators", [])), record)
 
     def _windows_to_run(self) -> list[int]:
         only = self.config.experiment.window

@@ -88,6 +88,22 @@ class WindowResult:
     headline: dict[str, float | None] = field(default_factory=dict)
     world_size: int | None = None
     """Processes that trained it (None: not recorded)."""
+
+    @classmethod
+    def from_done(cls, window: int, generators: list[str], record: dict[str, Any]) -> WindowResult:
+        """A window finished earlier, as its DONE record has it."""
+        return cls(
+            window,
+            generators,
+            0.0,
+            record["steps"],
+            record["epochs"],
+            record["n_train"],
+            record["n_eval"],
+            skipped=True,
+            world_size=record.get("world_size"),
+        )
+
     evaluation: WindowEvaluation | None = None
     """Its metrics, computed once from its predictions in memory (rank 0, when it was scored
     by this process; None when skipped)."""
@@ -407,17 +423,7 @@ class WindowJob:
             self.runner.say(f"\nwindow {window}: done earlier, skipped ({', '.join(generators)})")
             if self.runner.rank_zero:  # a kill between DONE and this clean-up leaves them behind
                 remove_rolling_checkpoints(self.dir.checkpoint_dir(window))
-            return WindowResult(
-                window,
-                generators,
-                0.0,
-                record["steps"],
-                record["epochs"],
-                record["n_train"],
-                record["n_eval"],
-                skipped=True,
-                world_size=record.get("world_size"),
-            )
+            return WindowResult.from_done(window, generators, record)
         if check.problems:
             self._set_invalid_done_aside(check.problems, check.final_damaged)
         final = self._usable_final()  # trained, then stopped before DONE
