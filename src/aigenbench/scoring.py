@@ -38,6 +38,13 @@ def crop_image_index(counts: np.ndarray) -> np.ndarray:
     return np.repeat(np.arange(len(counts), dtype=np.int64), counts)
 
 
+def crop_positions(counts: np.ndarray) -> np.ndarray:
+    """Each crop's position 0..count-1 within its image, from the runs' crop counts."""
+    counts = np.asarray(counts, dtype=np.int64)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.arange(int(counts.sum()), dtype=np.int64) - starts
+
+
 def all_per_image(values: ArrayLike, starts: np.ndarray) -> np.ndarray:
     """Per image: True when every crop of its run is True."""
     values = np.asarray(values, dtype=bool)

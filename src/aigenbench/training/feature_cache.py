@@ -45,6 +45,7 @@ from aigenbench.errors import ConfigError, DataError
 from aigenbench.files import write_text_atomic
 from aigenbench.models.detector import Detector
 from aigenbench.models.pretrained import state_hash
+from aigenbench.scoring import crop_image_index, crop_positions
 
 FORMAT = 3
 """Bumped when cached features of the same settings would change, or the files' layout
@@ -282,8 +283,7 @@ class FeatureStore:
                 "(image position x copies + copy): extract them first"
             )
         counts = (marks & MAX_CROPS).astype(np.int64)
-        owner = np.repeat(np.arange(len(items)), counts)
-        crop = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+        owner, crop = crop_image_index(counts), crop_positions(counts)
         rows = np.repeat(items * self.crops, counts) + crop
         features = np.asarray(self._features[rows], dtype=np.float32)
         return {
@@ -315,8 +315,8 @@ class FeatureStore:
             raise ValueError(
                 f"features of shape {features.shape}, expected ({counts.sum()}, {self.dim})"
             )
-        crop = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-        self._features[np.repeat(items * self.crops, counts) + crop] = features.astype(self.dtype)
+        rows = np.repeat(items * self.crops, counts) + crop_positions(counts)
+        self._features[rows] = features.astype(self.dtype)
         self._features.flush()  # msync: the rows are on disk before any mark says so
         marks = counts.astype(np.uint8) | np.where(np.asarray(valid, bool), 0, UNREADABLE)
         self._filled[items] = marks.astype(np.uint8)

@@ -88,6 +88,9 @@ class WindowResult:
     headline: dict[str, float | None] = field(default_factory=dict)
     world_size: int | None = None
     """Processes that trained it (None: not recorded)."""
+    evaluation: WindowEvaluation | None = None
+    """Its metrics, computed once from its predictions in memory (rank 0, when it was scored
+    by this process; None when skipped)."""
 
     @classmethod
     def from_done(cls, window: int, generators: list[str], record: dict[str, Any]) -> WindowResult:
@@ -103,10 +106,6 @@ class WindowResult:
             skipped=True,
             world_size=record.get("world_size"),
         )
-
-    evaluation: WindowEvaluation | None = None
-    """Its metrics, computed once from its predictions in memory (rank 0, when it was scored
-    by this process; None when skipped)."""
 
 
 class ExperimentContext(Protocol):
