@@ -72,7 +72,8 @@ def write_run(run_dir: Path, dataset: Path, degradations: bool = True) -> None:
 def _checks(run_cli, bundle: Path, *extra) -> dict[str, dict]:
     result = run_cli("verify", bundle, "--json", *extra)
     data = json.loads(result.out)
-    assert result.exit_code == (0 if data["ok"] else 1)
+    assert result.exit_code == {"verified": 0, "failed": 1, "incomplete": 3}[data["verdict"]]
+    assert data["ok"] == (data["verdict"] == "verified")
     return {check["name"]: check for check in data["checks"]}
 
 
@@ -89,7 +90,9 @@ def test_a_protocol_run_verifies(run_cli, dataset, tmp_path):
     assert {name: c["status"] for name, c in checks.items()} == {
         "hashes": "pass",
         "numbers": "pass",
+        "predictions files": "pass",
         "windows": "pass",
+        "dataset rows": "pass",
         "training membership": "pass",
         "evaluation set": "pass",
         "degradations": "pass",
@@ -109,9 +112,10 @@ def test_without_the_dataset_the_plan_checks_are_skipped_and_say_why(run_cli, da
     checks = _checks(run_cli, tmp_path / "b.zip")
     assert checks["training membership"]["status"] == "skip"
     assert "--dataset" in checks["training membership"]["detail"]
-    assert "not compared" in checks["evaluation set"]["detail"]
+    assert checks["dataset rows"]["status"] == "skip"
     checks = _checks(run_cli, tmp_path / "b.zip", "--dataset", dataset)
     assert checks["training membership"]["status"] == "pass"
+    assert checks["dataset rows"]["status"] == "pass"
 
 
 def test_a_missing_window_fails(run_cli, dataset, tmp_path):
