@@ -49,6 +49,10 @@ def verify(
     limits = (
         ArchiveLimits() if max_gib is None else ArchiveLimits(max_total_bytes=int(max_gib * GIB))
     )
+    if rescore:
+        from aigenbench.training.runner import quiet_lightning
+
+        quiet_lightning()
     return verify_bundle(bundle, dataset, rescore=rescore, seed=seed, limits=limits)
 
 

@@ -42,6 +42,13 @@ class ArchiveLimits:
     member count and the total bound what they can add up to."""
 
 
+def size_text(size: float) -> str:
+    """``1.5 GiB``, ``12.3 MiB`` or ``850 bytes``."""
+    if size >= GIB / 10:
+        return f"{size / GIB:.3g} GiB"
+    return f"{size / MIB:.3g} MiB" if size >= MIB / 10 else f"{size:.0f} bytes"
+
+
 def _unsafe(name: str) -> bool:
     path = PurePosixPath(name)
     return name.startswith(("/", "\\")) or ".." in path.parts or ":" in name or "\\" in name
@@ -88,15 +95,15 @@ def check_directory(
         files.append(info)
     if total > limits.max_total_bytes:
         raise DataError(
-            f"{bundle} would expand to {total / GIB:.1f} GiB, more than the "
-            f"{limits.max_total_bytes / GIB:g} GiB verify accepts (--max-gib raises it); "
+            f"{bundle} would expand to {size_text(total)}, more than the "
+            f"{size_text(limits.max_total_bytes)} verify accepts (--max-gib raises it); "
             "nothing was extracted"
         )
     free = shutil.disk_usage(scratch).free
     if total > free:
         raise DataError(
-            f"{bundle} expands to {total / GIB:.2f} GiB but {scratch} has {free / GIB:.2f} GiB "
-            "free; set TMPDIR to a folder with room"
+            f"{bundle} expands to {size_text(total)} but {scratch} has {size_text(free)} free; "
+            "set TMPDIR to a folder with room"
         )
     return files
 
