@@ -180,8 +180,14 @@ def _module(document: dict[str, Any], tensors: Mapping[str, torch.Tensor], membe
     )
 
 
-def _crop_scores(
-    module: Any, source: Any, plan: BenchmarkPlan, ids: np.ndarray, data_config: Any, stage: str
+def crop_scores(
+    module: Any,
+    source: Any,
+    plan: BenchmarkPlan,
+    ids: np.ndarray,
+    data_config: Any,
+    stage: str = "validate",
+    precision: str = "32-true",
 ) -> dict[int, np.ndarray]:
     """The crop scores of ``ids`` through the run's evaluation path, by image ID."""
     import lightning as L
@@ -213,7 +219,7 @@ def _crop_scores(
     trainer = L.Trainer(
         accelerator="cpu",
         devices=1,
-        precision="32-true",
+        precision=precision,  # type: ignore[arg-type]
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -289,12 +295,12 @@ def check_rescore(
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
             raise DataError(f"{member} in the bundle cannot rebuild a detector ({error})") from None
         crop_ids = np.asarray(predictions.crop_identifiers, dtype=np.int64)
-        crop_scores = np.asarray(predictions.crop_scores, dtype=np.float64).reshape(len(crop_ids))
+        submitted_scores = np.asarray(predictions.crop_scores, dtype=np.float64).reshape(-1)
         ids = draw(np.asarray(predictions.fused_identifiers), n, seed, step)
-        recomputed = _crop_scores(module, source, plan, ids, data_config, opened.stage)
+        recomputed = crop_scores(module, source, plan, ids, data_config, opened.stage)
         off = []
         for image_id in ids.tolist():
-            submitted = crop_scores[crop_ids == image_id]
+            submitted = submitted_scores[crop_ids == image_id]
             again = recomputed[image_id].astype(np.float64)
             if submitted.shape != again.shape:
                 off.append(f"image {image_id}: {len(submitted)} crops submitted, {len(again)} made")
