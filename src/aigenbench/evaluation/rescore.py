@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from aigenbench.evaluation.bundle import Verification, _Opened
     from aigenbench.protocol import BenchmarkPlan
+    from aigenbench.protocol.selection import Stage
 
 WEIGHTS = "weights.safetensors"
 WINDOW_WEIGHTS = "weights.json"
@@ -186,7 +187,7 @@ def crop_scores(
     plan: BenchmarkPlan,
     ids: np.ndarray,
     data_config: Any,
-    stage: str = "validate",
+    stage: Stage = "validate",
     precision: str = "32-true",
 ) -> dict[int, np.ndarray]:
     """The crop scores of ``ids`` through the run's evaluation path, by image ID."""
