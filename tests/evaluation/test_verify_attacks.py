@@ -377,3 +377,66 @@ def test_a_pickled_array_in_a_bundle_is_never_unpickled(run_cli, run, tmp_path):
     result = run_cli("verify", bundle)
     assert "pwned" not in result.out
     assert result.exit_code == 2 and "window_0/predictions_validate.npz" in result.err
+
+
+def _replay(run: Path, dataset: Path, rows: Callable[[list[int], list[int]], list[int]]) -> None:
+    """Window 1 of a continual_learning run trains on its own rows plus ``rows(window 0's rows,
+    window 1's rows)`` replayed, as the replay strategy writes its membership."""
+    from aigenbench.data.sources import open_source
+    from aigenbench.protocol import ProtocolConfig, make_plan
+
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["protocol"]["benchmark_type"] = "continual_learning"
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    source = open_source(dataset)
+    plan = make_plan(
+        source.generators("train"),
+        source.generators("validation"),
+        ProtocolConfig(**config["protocol"]),
+        source.timeline,
+    )
+    for window in (0, 1):
+        path = run / f"window_{window}" / "membership.json"
+        membership = json.loads(path.read_text())
+        membership["train_ids"] = plan.training_ids(window)
+        if window == 1:
+            replayed = rows(plan.training_ids(0), plan.training_ids(1))
+            membership["train_ids"] += replayed
+            membership["replayed_ids"] = replayed
+        path.write_text(json.dumps(membership))
+
+
+def test_replayed_rows_of_earlier_windows_verify(run_cli, run, dataset, tmp_path):
+    _replay(run, dataset, lambda earlier, own: earlier[:5])
+    checks = _checks(run_cli, _bundle(run_cli, run, tmp_path / "b.zip"))
+    assert checks["training membership"]["status"] == "pass"
+
+
+def test_replayed_rows_that_no_earlier_window_trained_on_fail(run_cli, run, dataset, tmp_path):
+    _replay(run, dataset, lambda earlier, own: [*earlier[:2], 99_999])
+    checks = _checks(run_cli, _bundle(run_cli, run, tmp_path / "b.zip"))
+    assert checks["training membership"]["status"] == "fail"
+    assert (
+        "window 1: 1 replayed row(s) are not training rows of an earlier window"
+        in (checks["training membership"]["detail"])
+    )
+
+
+def test_the_console_script_exits_with_the_verdict(run_cli, run, tmp_path):
+    """``aigenbench verify`` as a user runs it, from a fresh folder: 3 when incomplete."""
+    import subprocess
+    import sys
+
+    bundle = _bundle(run_cli, run, tmp_path / "b.zip")
+    script = Path(sys.executable).parent / "aigenbench"
+    folder = tmp_path / "fresh"
+    folder.mkdir()
+    result = subprocess.run(
+        [str(script), "verify", str(bundle), "--dataset", str(tmp_path / "none")],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "incomplete: not verified" in result.stdout

@@ -384,7 +384,7 @@ def _check_hashes(result: Verification, opened: _Opened) -> None:
         for p in root.rglob("*")
         if p.is_file() and _member(root, p) not in listed and p.name != MANIFEST
     )
-    problems += []
+    problems += [f"{name} is not in the manifest" for name in extra]
     result.add("hashes", problems, f"{len(listed)} files match their SHA-256")
 
 
@@ -656,9 +656,19 @@ def _check_membership(
         found = membership.get("train_ids")
         if not isinstance(found, list) or not all(isinstance(i, int) for i in found):
             raise DataError(f"{member} in the bundle: train_ids is not a list of row IDs")
-        if sorted(found) != sorted(expected):
-            extra = len(set(found) - set(expected))
-            lacking = len(set(expected) - set(found))
+        replayed = membership.get("replayed_ids", [])
+        if not isinstance(replayed, list) or not all(isinstance(i, int) for i in replayed):
+            raise DataError(f"{member} in the bundle: replayed_ids is not a list of row IDs")
+        earlier = {i for k in range(step) for i in plan.training_ids(k)}
+        if not set(replayed) <= earlier:
+            problems.append(
+                f"window {step}: {len(set(replayed) - earlier)} replayed row(s) are not "
+                "training rows of an earlier window"
+            )
+        own = sorted(set(found) - set(replayed))
+        if own != sorted(expected):
+            extra = len(set(own) - set(expected))
+            lacking = len(set(expected) - set(own))
             problems.append(
                 f"window {step}: training IDs differ from the protocol's plan ({extra} extra, "
                 f"{lacking} missing)"
