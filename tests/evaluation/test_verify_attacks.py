@@ -440,3 +440,13 @@ def test_the_console_script_exits_with_the_verdict(run_cli, run, tmp_path):
     )
     assert result.returncode == 3, result.stdout + result.stderr
     assert "incomplete: not verified" in result.stdout
+
+
+def test_a_timeline_that_is_not_a_file_here_is_incomplete(run_cli, run, tmp_path):
+    """The bundle names a path on the verifier's machine: a device that never ends is not read."""
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["protocol"]["timeline"] = "/dev/zero"
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    checks = _checks(run_cli, _bundle(run_cli, run, tmp_path / "b.zip"))
+    assert checks["dataset rows"]["status"] == "skip"
+    assert "protocol.timeline /dev/zero is not a file here" in checks["dataset rows"]["detail"]

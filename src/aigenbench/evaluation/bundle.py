@@ -568,6 +568,9 @@ def _plan(
     from aigenbench.data.sources import open_source
     from aigenbench.protocol import Timeline, load_timeline, make_plan
 
+    if protocol.timeline and not Path(protocol.timeline).is_file():  # not /dev/zero either
+        why = f"the config's protocol.timeline {protocol.timeline} is not a file here"
+        return None, why, None
     opened = open_source(source, data.get("source_kind", "auto") if dataset is None else "auto")
     if protocol.timeline:
         timeline = load_timeline(protocol.timeline)
