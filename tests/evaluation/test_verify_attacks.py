@@ -450,3 +450,29 @@ def test_a_timeline_that_is_not_a_file_here_is_incomplete(run_cli, run, tmp_path
     checks = _checks(run_cli, _bundle(run_cli, run, tmp_path / "b.zip"))
     assert checks["dataset rows"]["status"] == "skip"
     assert "protocol.timeline /dev/zero is not a file here" in checks["dataset rows"]["detail"]
+
+
+def test_crop_identifiers_edited_while_fused_left_alone_fail(run_cli, run, tmp_path):
+    def edit(arrays):
+        ids = arrays["crop_identifiers"]
+        ids[ids == arrays["fused_identifiers"][0]] = 99_999
+        arrays["identifier"][0] = 99_999  # the reader checks 'identifier' against the crops
+
+    _edit_npz(run / "window_0" / "predictions_validate.npz", edit)
+    checks = _checks(run_cli, _bundle(run_cli, run, tmp_path / "b.zip"))
+    assert checks["predictions files"]["status"] == "fail"
+    assert "fused_identifiers is not the per-image value" in checks["predictions files"]["detail"]
+    assert checks["dataset rows"]["status"] == "fail"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--rescore", "-1"), "--rescore -1: give a number"),
+        (("--rescore", "2", "--seed", "-1"), "--seed -1: give a seed of 0 or more"),
+        (("--max-gib", "0"), "--max-gib 0.0: give a positive size"),
+    ],
+)
+def test_bad_verify_arguments_are_one_sentence(run_cli, run, tmp_path, flags, message):
+    bundle = _bundle(run_cli, run, tmp_path / "b.zip")
+    assert message in _error(run_cli, bundle, *flags)

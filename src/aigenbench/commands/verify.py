@@ -44,6 +44,8 @@ def verify(
 
     if rescore < 0:
         raise ConfigError(f"--rescore {rescore}: give a number of images per window, 0 or more")
+    if seed is not None and seed < 0:
+        raise ConfigError(f"--seed {seed}: give a seed of 0 or more")
     if max_gib is not None and max_gib <= 0:
         raise ConfigError(f"--max-gib {max_gib}: give a positive size in GiB")
     limits = (

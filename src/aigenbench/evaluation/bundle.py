@@ -617,7 +617,9 @@ def _check_dataset_rows(
             problems.append(f"window {step}: {lacking} evaluation image(s) missing, {extra} extra")
             continue
         crop_ids = np.asarray(predictions.crop_identifiers, dtype=np.int64)
-        crop_truth = np.fromiter((truth[i] for i in crop_ids.tolist()), np.int64, len(crop_ids))
+        crop_truth = np.fromiter(
+            (truth.get(i, -1) for i in crop_ids.tolist()), np.int64, len(crop_ids)
+        )
         wrong = int(np.count_nonzero(np.asarray(predictions.crop_generator_ids) != crop_truth))
         wrong_labels = int(
             np.count_nonzero(np.asarray(predictions.crop_labels) != (crop_truth != 0))
