@@ -476,3 +476,27 @@ def test_crop_identifiers_edited_while_fused_left_alone_fail(run_cli, run, tmp_p
 def test_bad_verify_arguments_are_one_sentence(run_cli, run, tmp_path, flags, message):
     bundle = _bundle(run_cli, run, tmp_path / "b.zip")
     assert message in _error(run_cli, bundle, *flags)
+
+
+def test_a_member_larger_than_its_zip_entry_declares_is_refused(run_cli, tmp_path):
+    """The limits read the declared sizes: a member whose entry understates its size (central
+    directory and local header both forged) must not inflate past it on disk."""
+    import struct
+
+    data = np.random.default_rng(0).bytes(2 << 20)  # incompressible: the ratio check passes
+    bundle = _zip(tmp_path / "b.zip", {"manifest.json": b"{}", "window_0/big.npz": data})
+    raw = bytearray(bundle.read_bytes())
+    declared = struct.pack("<I", 1 << 20)
+    name = b"window_0/big.npz"
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        start = 0
+        while (start := raw.find(signature, start)) != -1:
+            header_name = 46 if signature == b"PK\x01\x02" else 30
+            if raw[start + header_name : start + header_name + len(name)] == name:
+                raw[start + offset : start + offset + 4] = declared
+            start += 4
+    bundle.write_bytes(bytes(raw))
+    with zipfile.ZipFile(bundle) as archive:
+        assert archive.getinfo("window_0/big.npz").file_size == 1 << 20
+    error = _error(run_cli, bundle)
+    assert "corrupt" in error and "big.npz" in error
