@@ -160,8 +160,12 @@ def test_tensors_equal_across_windows_are_stored_once(run_cli, run, tmp_path):
     stored = {key for key in header if key != "__metadata__"}
     assert documents[0]["tensors"] == documents[1]["tensors"]
     assert stored == set(documents[0]["tensors"].values())
-    # the windows are told apart: the copied weights do not score window 1's predictions
+    # a copied detector is caught twice: the same weights in two windows, and they do not
+    # score window 1's predictions
     data = _verify(run_cli, tmp_path / "b.zip", "--rescore", "8", "--seed", "0")
+    windows = next(check for check in data["checks"] if check["name"] == "windows")
+    assert windows["status"] == "fail"
+    assert "windows 0 and 1 have the same weights" in windows["detail"]
     assert _status(data)["rescore"] == "fail"
     assert "window 1:" in _rescore(data)["detail"]
 

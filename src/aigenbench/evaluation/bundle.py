@@ -529,7 +529,30 @@ def _check_windows(result: Verification, opened: _Opened) -> None:
                 "predictions were copied into the other"
             )
         seen.setdefault(digest, step)
+    problems += _copied_weights(opened)
     result.add("windows", problems, f"{n_windows} windows, each with its own predictions")
+
+
+def _copied_weights(opened: _Opened) -> list[str]:
+    """Two windows with every weight equal (``bundle --weights``): one window's detector was
+    copied into the other (a frozen backbone shares tensors; its head still trains)."""
+    owners: dict[str, int] = {}
+    problems = []
+    for step in sorted(opened.predictions):
+        member = f"window_{step}/weights.json"
+        if not (opened.root / member).is_file():
+            continue
+        tensors = read_json(opened.root, member).get("tensors")
+        if not isinstance(tensors, dict):
+            raise DataError(f"{member} in the bundle: 'tensors' is not a JSON object")
+        key = json.dumps(tensors, sort_keys=True)
+        if key in owners:
+            problems.append(
+                f"windows {owners[key]} and {step} have the same weights: one window's detector "
+                "was copied into the other"
+            )
+        owners.setdefault(key, step)
+    return problems
 
 
 def _config_error(message: str) -> DataError:
