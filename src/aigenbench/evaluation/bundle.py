@@ -19,7 +19,7 @@ runs these checks, each passed, failed or not run with the reason:
   labels = generator != 0), so no key can say something the others do not;
 - **windows**: a predictions file for every window 0..K-1, all with one timeline; each window's
   files are the ones the manifest lists for that window and its ``membership.json`` names that
-  window; no two windows hold the same scores (a copied file);
+  window; no two windows hold the same scores or (``--weights``) the same weights (a copy);
 - **dataset rows** (needs the dataset): the windows and generator names are the protocol's
   for the dataset, and every evaluation row's image ID, label, generator (crop and fused keys)
   and paired real are the dataset's and the plan's, not the file's word;
