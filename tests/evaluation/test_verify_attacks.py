@@ -500,3 +500,20 @@ def test_a_member_larger_than_its_zip_entry_declares_is_refused(run_cli, tmp_pat
         assert archive.getinfo("window_0/big.npz").file_size == 1 << 20
     error = _error(run_cli, bundle)
     assert "corrupt" in error and "big.npz" in error
+
+
+def test_renamed_generators_fail_with_the_dataset(run_cli, run, tmp_path):
+    """Two names of generator_id_to_name exchanged: every id stays, but the windows (by name)
+    now pick other images for Next / Past."""
+
+    def rename(arrays):
+        names = arrays["generator_id_to_name"]
+        names[[1, -1]] = names[[-1, 1]]
+
+    _edit_npz(run / "window_0" / "predictions_validate.npz", rename)
+    checks = _checks(run_cli, _bundle(run_cli, run, tmp_path / "b.zip"))
+    assert checks["dataset rows"]["status"] == "fail"
+    assert (
+        "window 0: generator_id_to_name is not the dataset's generator names"
+        in (checks["dataset rows"]["detail"])
+    )
