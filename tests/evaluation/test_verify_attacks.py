@@ -145,7 +145,12 @@ def test_keys_that_feed_a_metric_are_checked(run_cli, run, tmp_path, change, wro
     _replace(bundle, "window_0/predictions_validate.npz", path.read_bytes())
     checks = _checks(run_cli, bundle)
     assert checks["predictions files"]["status"] == "fail"
-    assert wrong in checks["predictions files"]["detail"]
+    assert "window 0:" in checks["predictions files"]["detail"]
+    # here the raw-key check names it; a predictions reader that refuses it first is also a fail
+    assert (
+        wrong in checks["predictions files"]["detail"]
+        or "in the bundle: predictions file" in (checks["predictions files"]["detail"])
+    )
 
 
 def test_a_real_paired_to_another_generator_with_counts_kept_fails(run_cli, run, tmp_path):
@@ -334,11 +339,6 @@ def _replace(bundle: Path, name: str, data: bytes) -> Path:
         ("manifest.json", b"{", "manifest.json in the bundle is not valid JSON"),
         ("window_0/membership.json", b"[]", "window_0/membership.json in the bundle is a JSON"),
         ("summary.json", b"[]", "summary.json in the bundle is a JSON list"),
-        (
-            "window_0/predictions_validate.npz",
-            b"not a zip",
-            "window_0/predictions_validate.npz is corrupt",
-        ),
     ],
 )
 def test_malformed_files_are_one_clear_error_naming_the_file(
@@ -374,9 +374,25 @@ def test_a_pickled_array_in_a_bundle_is_never_unpickled(run_cli, run, tmp_path):
     np.savez(buffer, **arrays)
     bundle = _bundle(run_cli, run, tmp_path / "b.zip")  # the pickle goes straight into the zip
     _replace(bundle, "window_0/predictions_validate.npz", buffer.getvalue())
-    result = run_cli("verify", bundle)
-    assert "pwned" not in result.out
-    assert result.exit_code == 2 and "window_0/predictions_validate.npz" in result.err
+    checks = _checks(run_cli, bundle)
+    assert "pwned" not in json.dumps(checks)
+    assert checks["predictions files"]["status"] == "fail"
+    assert "window_0/predictions_validate.npz" in checks["predictions files"]["detail"]
+
+
+def test_an_unreadable_predictions_file_fails_its_check_and_the_others_still_run(
+    run_cli, run, tmp_path
+):
+    bundle = _replace(
+        _bundle(run_cli, run, tmp_path / "b.zip"), "window_0/predictions_validate.npz", b"junk"
+    )
+    checks = _checks(run_cli, bundle)
+    detail = checks["predictions files"]["detail"]
+    assert checks["predictions files"]["status"] == "fail"
+    assert "window 0: in the bundle: predictions file window_0/predictions_validate.npz" in detail
+    assert str(tmp_path) not in detail  # the member, not the scratch folder
+    assert "unreadable predictions for window(s) [0]" in checks["windows"]["detail"]
+    assert checks["training membership"]["status"] == "pass"
 
 
 def _replay(run: Path, dataset: Path, rows: Callable[[list[int], list[int]], list[int]]) -> None:

@@ -299,6 +299,8 @@ class _Opened:
     config: dict[str, Any] | None
     predictions: dict[int, Predictions] = field(default_factory=dict)
     files: dict[int, Path] = field(default_factory=dict)
+    refused: dict[int, str] = field(default_factory=dict)
+    """Windows whose predictions file the reader refused, with its message (naming the member)."""
 
 
 def verify_bundle(
@@ -353,7 +355,10 @@ def _open(root: Path) -> _Opened:
     except DataError:
         return opened  # the windows check says there are none
     for step, path in opened.files.items():
-        opened.predictions[step] = _load(root, path)
+        try:
+            opened.predictions[step] = _load(root, path)
+        except DataError as error:  # a failed check, and the other windows are still checked
+            opened.refused[step] = str(error)
     return opened
 
 
@@ -483,6 +488,9 @@ def _file_problems(arrays: dict[str, np.ndarray]) -> list[str]:
 def _check_predictions_files(result: Verification, opened: _Opened) -> None:
     problems = []
     for step, path in sorted(opened.files.items()):
+        if step in opened.refused:
+            problems.append(f"window {step}: {opened.refused[step]}")
+            continue
         problems += [f"window {step}: {p}" for p in _file_problems(_raw_arrays(path))]
     result.add(
         "predictions files",
@@ -495,15 +503,18 @@ def _check_predictions_files(result: Verification, opened: _Opened) -> None:
 def _check_windows(result: Verification, opened: _Opened) -> None:
     loaded = opened.predictions
     if not loaded:
-        result.add("windows", [f"no predictions files for stage {opened.stage!r}"], "")
+        which = "readable " if opened.refused else ""
+        result.add("windows", [f"no {which}predictions files for stage {opened.stage!r}"], "")
         return
     problems = []
     if len({json.dumps(p.windows_timeline) for p in loaded.values()}) > 1:
         problems.append("the predictions files disagree on the windows")
     n_windows = len(loaded[min(loaded)].windows_timeline)
-    missing = sorted(set(range(n_windows)) - set(loaded))
+    missing = sorted(set(range(n_windows)) - set(loaded) - set(opened.refused))
     if missing:
         problems.append(f"no predictions for window(s) {missing} of 0..{n_windows - 1}")
+    if opened.refused:
+        problems.append(f"unreadable predictions for window(s) {sorted(opened.refused)}")
     listed = opened.manifest.get("windows")
     for step, path in sorted(opened.files.items()):
         entry = listed.get(str(step)) if isinstance(listed, dict) else None
