@@ -533,3 +533,15 @@ def test_renamed_generators_fail_with_the_dataset(run_cli, run, tmp_path):
         "window 0: generator_id_to_name is not the dataset's generator names"
         in (checks["dataset rows"]["detail"])
     )
+
+
+def test_the_rescore_draw_depends_on_seed_and_window_only():
+    from aigenbench.evaluation.rescore import draw
+
+    ids = np.arange(1000, 1200)
+    first = draw(ids, 16, 7, 0)
+    assert np.array_equal(first, draw(ids[::-1].copy(), 16, 7, 0))  # not on the file's order
+    assert len(np.unique(first)) == 16 and set(first) <= set(ids)
+    assert not np.array_equal(first, draw(ids, 16, 7, 1))
+    assert not np.array_equal(first, draw(ids, 16, 8, 0))
+    assert len(draw(ids, 10_000, 7, 0)) == len(ids)
