@@ -78,6 +78,9 @@ class IntervalOptions:
             raise ConfigError(f"confidence must be between 0 and 1, got {self.confidence}")
         if self.resamples < 2:
             raise ConfigError(f"resamples must be at least 2, got {self.resamples}")
+        if self.seed < 0:
+            # The draws are seeded by NumPy's SeedSequence, which takes whole numbers >= 0 only.
+            raise ConfigError(f"the bootstrap seed must be a whole number >= 0, got {self.seed}")
 
     @property
     def z(self) -> float:
