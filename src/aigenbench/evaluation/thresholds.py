@@ -10,9 +10,9 @@ two rules, then applied to window k+1's generators, scored by the same detector:
 
 Reported beside it: what the *oracle* threshold (the same rule, chosen on window k+1 itself)
 would give, and the fixed threshold (0.5) with the official rule of every 0.5-threshold metric,
-``score > 0.5`` as fake (the chosen thresholds are scores of images, so ``>=`` there). The gap between transferred and oracle is what a
-detector loses by not knowing the next generators; FPR above the target is the false-alarm
-budget broken.
+``score > 0.5`` as fake (the chosen thresholds are scores of images, so ``>=`` there). The
+gap between transferred and oracle is what a detector loses by not knowing the next
+generators; FPR above the target is the false-alarm budget broken.
 """
 
 from __future__ import annotations
