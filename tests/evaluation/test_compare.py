@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy.stats import norm
 
 from aigenbench.evaluation.binary import SortedScores
 from aigenbench.evaluation.compare import compare_runs, holm
@@ -90,7 +91,7 @@ def test_paired_delong_matches_a_direct_covariance_computation(three_runs):
     sign = 1 if pair.first == "plain" else -1
     assert pair.difference == pytest.approx(sign * np.mean(deltas), abs=1e-12)
     half = (pair.bounds[1] - pair.bounds[0]) / 2
-    assert half == pytest.approx(1.959964 * np.sqrt(variance), rel=0.02)
+    assert half == pytest.approx(norm.ppf(0.975) * np.sqrt(variance), rel=1e-12)
     assert variance < unpaired / 4  # the pairing matters here
 
 

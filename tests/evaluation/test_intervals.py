@@ -197,3 +197,37 @@ def test_bad_interval_options_are_config_errors():
         IntervalOptions("jackknife")
     with pytest.raises(ConfigError, match="resamples"):
         IntervalOptions("bootstrap", resamples=1)
+
+
+def test_delong_variance_of_an_average_is_corrected_per_step(tmp_path):
+    """Next at steps 0 and 1 covers disjoint windows: the variance of their
+    average is (Var_0 + Var_1) / 4 with each step's own DeLong (ddof=1) variance, exactly;
+    one n/(n-1) pooled over both steps' images, or none, is not."""
+    from aigenbench.evaluation.intervals import Influence, average_auroc_influence, canonical_ids
+    from aigenbench.evaluation.metrics import SubsetSelector
+    from aigenbench.evaluation.predictions import load_predictions
+
+    write_our_run(tmp_path, per_generator=7)
+    images = {
+        k: ScoredImages.from_predictions(
+            load_predictions(tmp_path / f"window_{k}" / "predictions_validate.npz")
+        )
+        for k in range(3)
+    }
+    # 28 images per class in all but 14 per step: a pooled 28/27 is not each step's 14/13.
+    variances, aurocs = [], []
+    for step in (0, 1):
+        selector = SubsetSelector(images[step])
+        subset = selector.select(images[step].window_generator_ids()[step + 1])
+        components = delong_components(subset)
+        assert components is not None
+        variances.append(components.variance)
+        aurocs.append(components.auroc)
+        # One AUROC alone: the influence gives DeLong's variance itself.
+        alone = Influence(len(subset.scores))
+        n_fake = len(components.v10)
+        alone.add(components, np.arange(n_fake), np.arange(len(components.v01)), 1.0)
+        assert alone.variance == pytest.approx(components.variance, rel=1e-13)
+    mean, influence = average_auroc_influence(images, "next", canonical_ids(images[0]))
+    assert mean == pytest.approx(np.mean(aurocs), abs=1e-15)
+    assert influence.variance == pytest.approx(sum(variances) / 4, rel=1e-13)

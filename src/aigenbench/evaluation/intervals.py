@@ -149,7 +149,12 @@ class Influence:
 
     For an AUROC A with components V: fake i contributes ``(V10[i] - A) / n_fake``, real j
     ``(V01[j] - A) / n_real``; a combination ``sum c * A`` sums ``c *`` those per image. Its
-    variance (DeLong's, extended) is the sum of squares, per class, times ``n / (n - 1)``.
+    variance (DeLong's, extended) is the sum of squares. DeLong's sample variances divide by
+    ``n - 1`` of *each* AUROC's own class sizes: every contribution is scaled by
+    ``sqrt(n / (n - 1))`` of its step, so one AUROC gets exactly DeLong's variance, an average
+    over disjoint steps the sum of theirs, and two AUROCs on the same images DeLong's
+    covariance (pooling one ``n / (n - 1)`` over all the images of every step would be
+    smaller than DeLong's whenever the steps' subsets differ).
     """
 
     n_images: int
@@ -173,19 +178,23 @@ class Influence:
     ) -> None:
         """Add ``weight * A``; ``*_images``: the canonical image index of each component."""
         a = components.auroc
-        np.add.at(self.fake, fake_images, weight * (components.v10 - a) / len(components.v10))
-        np.add.at(self.real, real_images, weight * (components.v01 - a) / len(components.v01))
+        for total, images, values in (
+            (self.fake, fake_images, components.v10),
+            (self.real, real_images, components.v01),
+        ):
+            np.add.at(total, images, weight * _unbiased(len(values)) * (values - a) / len(values))
         self.fake_used[fake_images] = True
         self.real_used[real_images] = True
 
     @property
     def variance(self) -> float:
-        total = 0.0
-        for values, used in ((self.fake, self.fake_used), (self.real, self.real_used)):
-            n = int(np.count_nonzero(used))
-            if n > 1:
-                total += float(np.sum(values[used] ** 2)) * n / (n - 1)
-        return total
+        return float(np.sum(self.fake**2) + np.sum(self.real**2))
+
+
+def _unbiased(n: int) -> float:
+    """``sqrt(n / (n - 1))``: squared, the ``ddof=1`` correction of one class of one AUROC
+    (0 for a single image, whose sample variance DeLong leaves at 0)."""
+    return float(np.sqrt(n / (n - 1))) if n > 1 else 0.0
 
 
 # ----------------------------------------------------------------------------- resampling
