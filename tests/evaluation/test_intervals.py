@@ -231,3 +231,29 @@ def test_delong_variance_of_an_average_is_corrected_per_step(tmp_path):
     mean, influence = average_auroc_influence(images, "next", canonical_ids(images[0]))
     assert mean == pytest.approx(np.mean(aurocs), abs=1e-15)
     assert influence.variance == pytest.approx(sum(variances) / 4, rel=1e-13)
+
+
+def test_the_fakes_and_the_reals_of_one_generator_are_drawn_independently():
+    """Unequal numbers of fakes and paired reals: the generator's fakes and its reals are two
+    strata (kinds 1 and 2) of the same group. Seeded by the group alone they would share one
+    random stream: each resample's first draws would pick the same positions among the fakes
+    and among the reals (measured: mean correlation 0.97 over seeds; independent: 0.00)."""
+    n_fakes, n_reals = 6, 7
+    images = ScoredImages(
+        scores=np.linspace(0, 1, n_fakes + n_reals),
+        generator_ids=np.array([1] * n_fakes + [0] * n_reals),
+        pairing=np.array([-1] * n_fakes + [1] * n_reals),
+        generator_names=["", "g"],
+        windows=[["g"]],
+        ids=np.arange(n_fakes + n_reals),
+    )
+    units = resampling_units(images)
+    assert set(units.strata) == {(1, 1), (2, 1)} and not units.paired
+    fake_units, real_units = units.strata[(1, 1)], units.strata[(2, 1)][:n_fakes]
+    correlations = []
+    for seed in range(300):
+        first = units.counts(1, seed=seed)[0].astype(float)
+        a, b = first[fake_units], first[real_units]
+        if a.std() and b.std():
+            correlations.append(np.corrcoef(a, b)[0, 1])
+    assert abs(np.mean(correlations)) < 0.15, np.mean(correlations)
