@@ -40,10 +40,10 @@ from aigenbench.evaluation.experiment import discover_predictions
 from aigenbench.evaluation.intervals import (
     Influence,
     IntervalOptions,
+    auroc_bounds,
     average_auroc_influence,
     bootstrap_run_intervals,
     canonical_ids,
-    normal_bounds,
     percentile_bounds,
 )
 from aigenbench.evaluation.metrics import (
@@ -254,7 +254,7 @@ def compare_runs(
             )
             values[f"{subset}_auroc"] = mean
             bounds[f"{subset}_auroc"] = (
-                None if mean is None else normal_bounds(mean, influence.variance, intervals.z)
+                None if mean is None else auroc_bounds(mean, influence.variance, intervals.z)
             )
             if subset == "next":
                 influences.append(influence)

@@ -4,7 +4,12 @@
 the mean of the *structural components* ``V10[i]`` (the fraction of reals a fake i outscores,
 ties counted half) and equally of ``V01[j]`` (the fraction of fakes that outscore a real j);
 ``Var(AUROC) = S10 / n_fake + S01 / n_real`` with S the sample variances (``ddof=1``) of those
-components. The interval is ``AUROC ± z * sqrt(Var)`` clipped to [0, 1]. An average of
+components. The interval is computed on the logit scale, ``logit(A) ± z * sqrt(Var) / (A (1 -
+A))`` mapped back (the delta method): it stays inside (0, 1) and keeps its coverage near 1,
+where ``A ± z * sqrt(Var)`` does not (measured on binormal scores with 50 fakes and 50 reals,
+AUROC 0.96: 88.7% for ``A ± z sqrt(Var)``, 94.8% on the logit scale; AUROC 0.8: 94.0% and
+95.2%; ``benchmarks/interval_coverage.py``). An AUROC of exactly 0 or 1 has no DeLong
+variance: its interval is that point. An average of
 AUROCs (the headline: Next averaged over steps) and a difference of two detectors on the same
 images get their variance from the same components summed per image (each image's
 *influence*), so images shared by several subsets or runs are counted once, with their
@@ -33,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.special import expit  # type: ignore[import-untyped]
 from scipy.stats import norm  # type: ignore[import-untyped]
 
 from aigenbench.errors import ConfigError, ProtocolError
@@ -138,9 +144,15 @@ def delong_components(sorted_scores: SortedScores) -> DelongComponents | None:
     return DelongComponents(float(np.mean(v10)), v10, v01)
 
 
-def normal_bounds(estimate: float, variance: float, z: float) -> tuple[float, float]:
-    half = z * float(np.sqrt(max(variance, 0.0)))
-    return max(0.0, estimate - half), min(1.0, estimate + half)
+def auroc_bounds(estimate: float, variance: float, z: float) -> tuple[float, float]:
+    """The interval of an AUROC (or an average of AUROCs) on the logit scale (delta method)."""
+    if not 0.0 < estimate < 1.0:
+        return estimate, estimate  # no variance at a perfect (or perfectly wrong) ranking
+    centre = float(np.log(estimate / (1.0 - estimate)))
+    half = z * float(np.sqrt(max(variance, 0.0))) / (estimate * (1.0 - estimate))
+    low, high = expit(centre - half), expit(centre + half)
+    # The estimate stays inside however the rounding of expit falls.
+    return min(float(low), estimate), max(float(high), estimate)
 
 
 @dataclass
@@ -480,7 +492,7 @@ def delong_run_intervals(
     def bounds(components: DelongComponents | None) -> Bounds:
         if components is None:
             return None
-        return normal_bounds(components.auroc, components.variance, z)
+        return auroc_bounds(components.auroc, components.variance, z)
 
     for step, images in sorted(images_per_step.items()):
         selector = SubsetSelector(images, use_pairing)
@@ -517,7 +529,7 @@ def delong_run_intervals(
         for components, fakes, reals in steps:
             influence.add(components, fakes, reals, 1.0 / len(steps))
         mean = float(np.mean([c.auroc for c, _, _ in steps]))
-        averages[name] = {"auroc": normal_bounds(mean, influence.variance, z)}
+        averages[name] = {"auroc": auroc_bounds(mean, influence.variance, z)}
     return RunIntervals(options, windows, averages, paired=True)
 
 
