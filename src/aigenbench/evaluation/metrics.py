@@ -430,6 +430,21 @@ def summarise(
             "some evaluation images could not be decoded (n_invalid > 0): those results are "
             "not comparable with the published ones"
         )
+    for name in ("next", "past", "growing", "whole"):
+        # A subset that covers windows but has no AUROC (a window without fakes or reals):
+        # its average runs over fewer steps than the protocol's, which must be said.
+        covered = [
+            w
+            for w in windows
+            if subset_windows(name, w.window, len(timeline), options.official_last_next)
+        ]
+        undefined = [w.window for w in covered if w.subsets[name].auroc is None]
+        if undefined:
+            notes.append(
+                f"NOT COMPARABLE: '{name}' has no AUROC at step(s) {undefined} (a window without "
+                f"fakes or paired reals): its AUROC average runs over "
+                f"{len(covered) - len(undefined)} step(s) only"
+            )
     if any(w.n_unpaired_reals for w in windows):
         notes.append("some real images have no paired fake and are left out of every subset")
     if steps != list(range(len(timeline))):
