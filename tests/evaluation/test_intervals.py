@@ -69,8 +69,8 @@ def test_delong_coverage_on_binormal_scores():
 
 
 def test_delong_coverage_near_1_with_small_subsets():
-    """50 fakes and 50 reals at AUROC 0.96: ``A ± z sqrt(Var)`` covers 88.7% of the time
-    (measured), the logit-scale interval 94.8%."""
+    """50 fakes and 50 reals at AUROC 0.96: ``A ± z sqrt(Var)`` covers 89.7% of these trials
+    (measured), the logit-scale interval 95.1%."""
     truth = 0.96
     images = _binormal(n_trials=2000, n=50, auroc=truth, seed=4)
     intervals = delong_run_intervals({0: images}, IntervalOptions("delong"))
