@@ -74,3 +74,20 @@ def test_done_lists_the_strategy_state(ewc_run):
     reference, _ = ewc_run
     files = json.loads((reference / "window_0" / "DONE").read_text())["files"]
     assert {"strategy.json", "strategy.safetensors"} <= set(files)
+
+
+def test_a_later_window_alone_is_refused_naming_the_damaged_state(
+    ewc_run, continual_benchmark, tmp_path, capsys
+):
+    reference, config = ewc_run
+    copy = tmp_path / "runs" / "run"
+    shutil.copytree(reference, copy)
+    (copy / ".lock").unlink(missing_ok=True)
+    zero(copy / "window_0" / "strategy.safetensors")
+    shutil.rmtree(copy / "window_1")
+    args = fit_args(config, continual_benchmark, tmp_path / "runs", "run", "--window", "1")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "window(s) 0 are not done (window 0: strategy.safetensors differs" in err
+    assert "run them first" in err
+    assert not (copy / "window_1" / "DONE").exists()
