@@ -71,6 +71,14 @@ class ExperimentConfig:
     that trained it. Refused by default: the overall batch and the position in the epoch depend
     on it, so the results would differ from an uninterrupted run."""
 
+    def __post_init__(self) -> None:
+        # The seeds are entropy of NumPy's SeedSequence, which takes whole numbers >= 0 only.
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(
+                f"experiment.seed must be a whole number >= 0, got {self.seed!r}; e.g. "
+                "--experiment.seed 1234"
+            )
+
 
 @dataclass
 class TrainerConfig:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import brier_score_loss, roc_curve
 
-from aigenbench.evaluation.binary import SortedScores
+from aigenbench.evaluation.binary import SortedScores, subset_metrics
 from aigenbench.evaluation.calibration import calibration, operating_point
 from aigenbench.evaluation.thresholds import at_threshold, transfer_threshold
 
@@ -61,8 +61,15 @@ def test_threshold_transfer_by_hand():
     # threshold is float32(0.2), just above the real scored 0.2.
     assert best.transferred.threshold == pytest.approx(0.2, abs=1e-6)
     assert best.transferred.tpr == 1.0 and best.transferred.fpr == pytest.approx(1 / 3)
-    fixed = at_threshold(upcoming, 0.5)
-    assert best.fixed == fixed and fixed.tpr == pytest.approx(2 / 3)
+    # The fixed 0.5 follows the official rule of every 0.5-threshold metric, score > 0.5: the
+    # fake scored exactly 0.5 is not called fake (one rule everywhere).
+    fixed = at_threshold(upcoming, 0.5, strict=True)
+    exact = subset_metrics(upcoming, 0.5)
+    assert best.fixed == fixed and fixed.tpr == pytest.approx(1 / 3) == exact.recall
+    assert fixed.fpr == 1 - exact.tnr and fixed.f1 == pytest.approx(exact.f1)
+    assert fixed.balanced_accuracy == pytest.approx(exact.balanced_accuracy)
+    # The chosen thresholds are scores of images: ``>=`` there (0.5 catches two fakes above).
+    assert at_threshold(upcoming, 0.5).tpr == pytest.approx(2 / 3)
 
 
 def test_evaluate_json_has_intervals_calibration_and_threshold_transfer(run_cli, our_run):

@@ -162,3 +162,148 @@ def test_nan_scores_are_a_clear_error(run_cli, tmp_path):
 def test_a_single_window_directory_can_be_evaluated(run_cli, our_run):
     data = json.loads(run_cli("evaluate", our_run / "window_1", "--json").out)
     assert [w["window"] for w in data["per_window"]] == [1]
+
+
+def _rewrite_window(run_dir, step, windows=SMALL_WINDOWS, edit=None):
+    """Window ``step``'s predictions file written again with ``edit(arrays)`` applied."""
+    from aigenbench.evaluation.predictions import (
+        load_predictions,
+        predictions_arrays,
+    )
+
+    path = run_dir / f"window_{step}" / "predictions_validate.npz"
+    arrays = predictions_arrays(load_predictions(path))
+    if edit is not None:
+        edit(arrays)
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("intervals", [[], ["--intervals", "delong"], ["--intervals", "bootstrap"]])
+def test_a_window_scored_on_other_images_is_refused_with_and_without_intervals(
+    run_cli, tmp_path, intervals
+):
+    run_dir = tmp_path / "run"
+    write_our_run(run_dir)
+
+    def drop_one_fake_and_its_real(arrays):
+        # Another evaluation set: two images fewer (the last fake and the real paired with it).
+        keep_ids = arrays["identifier"][:-2]
+        crops = np.isin(arrays["crop_identifiers"], keep_ids)
+        for key in [k for k in arrays if k.startswith("crop_")]:
+            arrays[key] = arrays[key][crops]
+        for key in (
+            "fused_scores",
+            "fused_labels",
+            "fused_generator_ids",
+            "fused_identifiers",
+            "fused_losses",
+            "identifier",
+            "pairing",
+        ):
+            arrays[key] = arrays[key][:-2]
+
+    _rewrite_window(run_dir, 1, edit=drop_one_fake_and_its_real)
+    result = run_cli("evaluate", run_dir, *intervals)
+    assert result.exit_code != 0
+    assert "window_1" in result.err and "another evaluation set than" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_a_window_whose_images_got_other_generators_is_refused(run_cli, tmp_path):
+    run_dir = tmp_path / "run"
+    write_our_run(run_dir)
+
+    def relabel(arrays):
+        # The same IDs, two fakes' generators swapped (counts per generator kept).
+        ids = arrays["crop_generator_ids"]
+        fakes = np.flatnonzero(arrays["fused_generator_ids"] != 0)
+        first, second = (arrays["identifier"][fakes[i]] for i in (0, 1))
+        while arrays["fused_generator_ids"][fakes[1]] == arrays["fused_generator_ids"][fakes[0]]:
+            fakes = fakes[1:]
+            first, second = arrays["identifier"][fakes[0]], arrays["identifier"][fakes[1]]
+        a, b = (arrays["fused_generator_ids"][fakes[i]] for i in (0, 1))
+        ids[arrays["crop_identifiers"] == first] = b
+        ids[arrays["crop_identifiers"] == second] = a
+
+    _rewrite_window(run_dir, 2, edit=relabel)
+    result = run_cli("evaluate", run_dir)
+    assert result.exit_code != 0
+    assert "2 image(s) have another generator" in result.err
+
+
+@pytest.mark.parametrize("missing", ["fakes", "reals"])
+def test_a_window_without_fakes_or_reals_is_refused_not_averaged_away(run_cli, tmp_path, missing):
+    """Without window 2's fakes, Next at step 1 has no AUROC: the Next average would run over
+    step 0 alone while claiming the protocol's average."""
+    run_dir = tmp_path / "run"
+    eval_set = write_our_run(run_dir)
+    window_2 = [eval_set.generator_names.index(g) for g in SMALL_WINDOWS[2]]
+
+    def drop(arrays):
+        generators, pairing = arrays["fused_generator_ids"], arrays["pairing"]
+        if missing == "fakes":
+            gone = np.isin(generators, window_2)
+        else:
+            gone = (generators == 0) & np.isin(pairing, window_2)
+        gone_ids = arrays["identifier"][gone]
+        crops = ~np.isin(arrays["crop_identifiers"], gone_ids)
+        for key in [k for k in arrays if k.startswith("crop_")]:
+            arrays[key] = arrays[key][crops]
+        for key in (
+            "fused_scores",
+            "fused_labels",
+            "fused_generator_ids",
+            "fused_identifiers",
+            "fused_losses",
+            "identifier",
+            "pairing",
+        ):
+            arrays[key] = arrays[key][~gone]
+
+    for step in range(3):
+        _rewrite_window(run_dir, step, edit=drop)
+    result = run_cli("evaluate", run_dir)
+    assert result.exit_code != 0
+    noun = "fake" if missing == "fakes" else "real (paired)"
+    assert f"window 2 (SDXL, FLUX) has no {noun} images in the evaluation set" in result.err
+    assert "Traceback" not in result.err
+
+
+def _three_columns(arrays):
+    arrays["crop_scores"] = np.repeat(arrays["crop_scores"][:, None], 3, axis=1)
+
+
+def _image_twice(arrays):
+    # The first image's crops appended again: it would count twice in every metric.
+    first = arrays["crop_identifiers"] == arrays["identifier"][0]
+    for key in [k for k in arrays if k.startswith("crop_")]:
+        arrays[key] = np.concatenate([arrays[key], arrays[key][first]])
+    for key in (
+        "fused_scores",
+        "fused_labels",
+        "fused_generator_ids",
+        "fused_identifiers",
+        "fused_losses",
+        "identifier",
+        "pairing",
+    ):
+        arrays[key] = np.concatenate([arrays[key], arrays[key][:1]])
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_three_columns, "crop_scores must be one fake probability per crop"),
+        (_image_twice, "appear in 2 places"),
+    ],
+    ids=["scores-N-by-3", "duplicated-image"],
+)
+def test_evaluate_refuses_scores_it_cannot_read_in_one_sentence(run_cli, tmp_path, edit, message):
+    run_dir = tmp_path / "run"
+    write_our_run(run_dir)
+    path = _rewrite_window(run_dir, 0, edit=edit)
+    result = run_cli("evaluate", run_dir)
+    assert result.exit_code != 0
+    assert message in result.err and str(path) in result.err
+    assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1

@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy.stats import norm
 
 from aigenbench.evaluation.binary import SortedScores
 from aigenbench.evaluation.compare import compare_runs, holm
@@ -90,7 +91,7 @@ def test_paired_delong_matches_a_direct_covariance_computation(three_runs):
     sign = 1 if pair.first == "plain" else -1
     assert pair.difference == pytest.approx(sign * np.mean(deltas), abs=1e-12)
     half = (pair.bounds[1] - pair.bounds[0]) / 2
-    assert half == pytest.approx(1.959964 * np.sqrt(variance), rel=0.02)
+    assert half == pytest.approx(norm.ppf(0.975) * np.sqrt(variance), rel=1e-12)
     assert variance < unpaired / 4  # the pairing matters here
 
 
@@ -132,3 +133,43 @@ def test_seed_groups_and_csv(run_cli, tmp_path):
 
 def test_holm_adjustment():
     assert holm([0.01, 0.04, None, 0.03]) == pytest.approx([0.03, 0.06, None, 0.06], nan_ok=True)
+
+
+def test_bootstrap_p_value_is_two_sided():
+    from aigenbench.evaluation.compare import _bootstrap_p
+
+    # 10% of the resampled differences on the other side of 0: p = 2 x 10%, whichever side.
+    mostly_positive = np.concatenate([np.full(90, 0.02), np.full(10, -0.01)])
+    assert _bootstrap_p(mostly_positive, 100) == pytest.approx(0.2)
+    assert _bootstrap_p(-mostly_positive, 100) == pytest.approx(0.2)
+    # Centred on 0: no evidence either way.
+    assert _bootstrap_p(np.linspace(-1, 1, 101), 101) == pytest.approx(1.0)
+    # Never below one resample's worth.
+    assert _bootstrap_p(np.full(50, 0.3), 50) == pytest.approx(1 / 50)
+
+
+def test_refuses_runs_that_give_images_other_generators(run_cli, tmp_path):
+    """The same image IDs and counts per generator, two fakes' generators swapped in every
+    window of run b: not the same evaluation set."""
+    from aigenbench.evaluation.predictions import predictions_arrays
+
+    write_our_run(tmp_path / "a", per_generator=10)
+    write_our_run(tmp_path / "b", per_generator=10)
+    first = load_predictions(tmp_path / "b" / "window_0" / "predictions_validate.npz")
+    fakes = np.flatnonzero(first.fused_generator_ids != 0)
+    other = next(
+        i for i in fakes if first.fused_generator_ids[i] != first.fused_generator_ids[fakes[0]]
+    )
+    swap = {
+        int(first.identifier[fakes[0]]): int(first.fused_generator_ids[other]),
+        int(first.identifier[other]): int(first.fused_generator_ids[fakes[0]]),
+    }
+    for step in range(3):
+        path = tmp_path / "b" / f"window_{step}" / "predictions_validate.npz"
+        arrays = predictions_arrays(load_predictions(path))
+        for image, generator in swap.items():
+            arrays["crop_generator_ids"][arrays["crop_identifiers"] == image] = generator
+        np.savez(path, **arrays)
+    result = run_cli("compare", tmp_path / "a", tmp_path / "b", "--resamples", "20")
+    assert result.exit_code != 0
+    assert "give some images different generators" in result.err

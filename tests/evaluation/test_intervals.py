@@ -68,6 +68,19 @@ def test_delong_coverage_on_binormal_scores():
     assert 0.93 <= coverage <= 0.97, coverage
 
 
+def test_delong_coverage_near_1_with_small_subsets():
+    """50 fakes and 50 reals at AUROC 0.96: ``A ± z sqrt(Var)`` covers 89.7% of these trials
+    (measured), the logit-scale interval 95.1%."""
+    truth = 0.96
+    images = _binormal(n_trials=2000, n=50, auroc=truth, seed=4)
+    intervals = delong_run_intervals({0: images}, IntervalOptions("delong"))
+    coverage = _coverage(intervals.windows[0].per_generator, truth)
+    assert 0.93 <= coverage <= 0.97, coverage
+    for bounds in intervals.windows[0].per_generator.values():
+        low, high = bounds["auroc"]
+        assert 0.0 <= low <= high <= 1.0
+
+
 def test_bootstrap_coverage_on_binormal_scores():
     # 500 trials of 120 fakes + 120 paired reals, 200 resamples each (fewer than the default
     # 1000 to keep the test fast; the percentile interval needs a couple of hundred).
@@ -197,3 +210,63 @@ def test_bad_interval_options_are_config_errors():
         IntervalOptions("jackknife")
     with pytest.raises(ConfigError, match="resamples"):
         IntervalOptions("bootstrap", resamples=1)
+
+
+def test_delong_variance_of_an_average_is_corrected_per_step(tmp_path):
+    """Next at steps 0 and 1 covers disjoint windows: the variance of their
+    average is (Var_0 + Var_1) / 4 with each step's own DeLong (ddof=1) variance, exactly;
+    one n/(n-1) pooled over both steps' images, or none, is not."""
+    from aigenbench.evaluation.intervals import Influence, average_auroc_influence, canonical_ids
+    from aigenbench.evaluation.metrics import SubsetSelector
+    from aigenbench.evaluation.predictions import load_predictions
+
+    write_our_run(tmp_path, per_generator=7)
+    images = {
+        k: ScoredImages.from_predictions(
+            load_predictions(tmp_path / f"window_{k}" / "predictions_validate.npz")
+        )
+        for k in range(3)
+    }
+    # 28 images per class in all but 14 per step: a pooled 28/27 is not each step's 14/13.
+    variances, aurocs = [], []
+    for step in (0, 1):
+        selector = SubsetSelector(images[step])
+        subset = selector.select(images[step].window_generator_ids()[step + 1])
+        components = delong_components(subset)
+        assert components is not None
+        variances.append(components.variance)
+        aurocs.append(components.auroc)
+        # One AUROC alone: the influence gives DeLong's variance itself.
+        alone = Influence(len(subset.scores))
+        n_fake = len(components.v10)
+        alone.add(components, np.arange(n_fake), np.arange(len(components.v01)), 1.0)
+        assert alone.variance == pytest.approx(components.variance, rel=1e-13)
+    mean, influence = average_auroc_influence(images, "next", canonical_ids(images[0]))
+    assert mean == pytest.approx(np.mean(aurocs), abs=1e-15)
+    assert influence.variance == pytest.approx(sum(variances) / 4, rel=1e-13)
+
+
+def test_the_fakes_and_the_reals_of_one_generator_are_drawn_independently():
+    """Unequal numbers of fakes and paired reals: the generator's fakes and its reals are two
+    strata (kinds 1 and 2) of the same group. Seeded by the group alone they would share one
+    random stream: each resample's first draws would pick the same positions among the fakes
+    and among the reals (measured: mean correlation 0.97 over seeds; independent: 0.00)."""
+    n_fakes, n_reals = 6, 7
+    images = ScoredImages(
+        scores=np.linspace(0, 1, n_fakes + n_reals),
+        generator_ids=np.array([1] * n_fakes + [0] * n_reals),
+        pairing=np.array([-1] * n_fakes + [1] * n_reals),
+        generator_names=["", "g"],
+        windows=[["g"]],
+        ids=np.arange(n_fakes + n_reals),
+    )
+    units = resampling_units(images)
+    assert set(units.strata) == {(1, 1), (2, 1)} and not units.paired
+    fake_units, real_units = units.strata[(1, 1)], units.strata[(2, 1)][:n_fakes]
+    correlations = []
+    for seed in range(300):
+        first = units.counts(1, seed=seed)[0].astype(float)
+        a, b = first[fake_units], first[real_units]
+        if a.std() and b.std():
+            correlations.append(np.corrcoef(a, b)[0, 1])
+    assert abs(np.mean(correlations)) < 0.15, np.mean(correlations)

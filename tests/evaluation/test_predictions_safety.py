@@ -88,3 +88,72 @@ def test_values_no_metric_can_use_are_named(tmp_path, replace, message):
     with pytest.raises(DataError) as error:
         load_predictions(path)
     assert message in str(error.value) and str(path) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("replace", "message"),
+    [
+        (
+            {"crop_scores": np.full((6, 3), 0.5, dtype=np.float32)},
+            "crop_scores must be one fake probability per crop (floating point, shape (N,)), "
+            "got float32 of shape (6, 3)",
+        ),
+        ({"crop_scores": np.array([0, 1, 0, 1, 1, 0])}, "got int64 of shape (6,)"),
+        ({"crop_scores": np.array(["0.5"] * 6)}, "crop_scores must be one fake probability"),
+        (
+            {"crop_multiclass_predictions": np.zeros((6,), dtype=np.float32)},
+            "crop_multiclass_predictions must be floating-point logits of shape (N, classes)",
+        ),
+        (
+            {"crop_generator_ids": np.array([1.0, 1, 0, 3, 3, 3])},
+            "crop_generator_ids must be one integer per row (shape (N,)), got float64",
+        ),
+        (
+            {"crop_identifiers": np.array([[7, 7, 3, 9, 9, 9]])},
+            "crop_identifiers must be one integer per row (shape (N,)), got int64 of shape (1, 6)",
+        ),
+        ({"pairing": np.array([-1.0, 1, -1])}, "pairing must be one integer per row"),
+    ],
+    ids=[
+        "scores-N-by-3",
+        "integer-scores",
+        "string-scores",
+        "flat-logits",
+        "float-ids",
+        "2d-ids",
+        "float-pairing",
+    ],
+)
+def test_arrays_of_a_shape_or_type_no_metric_reads_are_refused(tmp_path, replace, message):
+    path = write_file(tmp_path, np.array([["A", "A"], ["B", "C"]]), **replace)
+    with pytest.raises(DataError) as error:
+        load_predictions(path)
+    assert message in str(error.value) and str(path) in str(error.value)
+
+
+def test_one_column_scores_are_read_as_the_scores():
+    """(N, 1) is one probability per crop, as some writers keep a trailing axis."""
+    predictions = small_predictions()
+    column = predictions.crop_scores[:, None]
+    predictions.crop_scores = column
+    from aigenbench.evaluation.predictions import image_scores
+
+    assert image_scores(predictions)[0].tolist() == [0.625, 0.25, 0.5]
+
+
+@pytest.mark.parametrize(
+    "identifiers",
+    [[7, 7, 3, 9, 9, 7], [7, 3, 7, 9, 9, 9]],
+    ids=["image-scored-twice", "crops-not-consecutive"],
+)
+def test_an_image_id_in_two_places_is_refused(tmp_path, identifiers):
+    path = write_file(
+        tmp_path,
+        np.array([["A", "A"], ["B", "C"]]),
+        crop_identifiers=np.array(identifiers),
+        pairing=np.array([-1, 1, -1, -1]),
+    )
+    with pytest.raises(DataError) as error:
+        load_predictions(path)
+    assert "image ID(s) 7 appear in 2 places" in str(error.value)
+    assert str(path) in str(error.value)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from aigenbench.evaluation.experiment import (
     evaluate_experiment,
     evaluate_window_predictions,
@@ -61,3 +63,36 @@ def test_an_older_metrics_json_is_evaluated_again_from_the_file_and_left_as_it_i
     path.write_text(json.dumps(document))
     assert read_window_metrics(window_dir) == window_evaluations(run_dir)[1]
     assert "threshold_transfer" not in json.loads(path.read_text())
+
+
+def test_a_step_without_an_auroc_is_said_in_the_summary_not_averaged_away(tmp_path):
+    """The runner evaluates in memory (no file check): a window without fakes leaves Next at
+    the step before it undefined, and the summary says the average runs over fewer steps."""
+    from aigenbench.evaluation.metrics import ScoredImages, evaluate_scored
+    from aigenbench.evaluation.predictions import load_predictions
+    from tests.evaluation.conftest import SMALL_WINDOWS, write_our_run
+
+    eval_set = write_our_run(tmp_path)
+    window_2 = [eval_set.generator_names.index(g) for g in SMALL_WINDOWS[2]]
+    images = {}
+    for step in range(3):
+        full = ScoredImages.from_predictions(
+            load_predictions(tmp_path / f"window_{step}" / "predictions_validate.npz")
+        )
+        keep = ~np.isin(full.generator_ids, window_2)
+        images[step] = ScoredImages(
+            scores=full.scores[keep],
+            generator_ids=full.generator_ids[keep],
+            pairing=full.pairing[keep],
+            generator_names=full.generator_names,
+            windows=full.windows,
+            ids=None if full.ids is None else full.ids[keep],
+        )
+    evaluation = evaluate_scored(images)
+    assert evaluation.windows[1].subsets["next"].auroc is None
+    assert evaluation.averages["next"]["auroc"] == evaluation.windows[0].subsets["next"].auroc
+    assert any(
+        "NOT COMPARABLE: 'next' has no AUROC at step(s) [1]" in note
+        and "AUROC average runs over 1 step(s) only" in note
+        for note in evaluation.notes
+    )

@@ -140,3 +140,26 @@ def _costs():
     from aigenbench.training.strategies import Costs
 
     return Costs()
+
+
+def test_fisher_rows_are_a_seeded_draw_of_each_windows_own_rows(continual_plan):
+    """A subset of ``fisher_samples`` rows, drawn from (seed, window): the same on a rerun, and
+    not the same positions in every window (which would favour one part of each window)."""
+    config = StrategyConfig(name="ewc", fisher_samples=20)
+
+    def positions(window: int, seed: int = 1) -> list[int]:
+        plugin = EWCPlugin(config, WindowContext(continual_plan, window, seed), _costs())
+        own = sorted(continual_plan.training_ids(window))
+        rows = plugin.fisher_rows()
+        assert len(rows) == 20 and set(rows) <= set(own) and rows == sorted(rows)
+        assert (
+            rows
+            == EWCPlugin(
+                config, WindowContext(continual_plan, window, seed), _costs()
+            ).fisher_rows()
+        )
+        return [own.index(row) for row in rows]
+
+    assert len(continual_plan.training_ids(0)) == len(continual_plan.training_ids(1))
+    assert positions(0) != positions(1)
+    assert positions(0, seed=1) != positions(0, seed=2)

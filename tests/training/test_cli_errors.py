@@ -179,3 +179,13 @@ def test_missing_pretrained_weights_are_found_before_anything_is_written(
     assert result.exit_code == 2
     assert "timm/resnet18.a1_in1k" in result.err and "HF_HUB_OFFLINE" in result.err
     assert not (tmp_path / "x").exists()  # no config.yaml pinned by a start that trained nothing
+
+
+def test_a_negative_experiment_seed_is_refused(run_cli, tiny_benchmark, tiny_config, tmp_path):
+    result = run_cli(
+        *fit_args(tiny_config, tiny_benchmark, tmp_path, "neg", "--experiment.seed", "-1")
+    )
+    assert result.exit_code == 2
+    assert "experiment.seed must be a whole number >= 0, got -1" in result.err
+    assert "Traceback" not in result.err
+    assert not (tmp_path / "neg").exists()

@@ -203,3 +203,24 @@ def test_a_start_that_trained_nothing_does_not_pin_its_settings(
     assert "input_size: 48" in (tmp_path / "first" / "config.yaml").read_text()
     # once something is trained, the settings are pinned
     assert run_cli(*args, "--model.input_size", "32").exit_code == 2
+
+
+def test_a_done_copied_from_another_window_is_rebuilt_from_the_intact_final_weights(
+    finished, tiny_benchmark, tmp_path, run_cli
+):
+    """The copied DONE's checksums describe window 1's files: they say nothing about window
+    0's final.ckpt, which is whole and is used (not trained again, not moved aside)."""
+    reference, config = finished
+    copy = copy_run(finished, tmp_path, "copied")
+    shutil.copy(copy / "window_1" / "DONE", copy / "window_0" / "DONE")
+    shutil.rmtree(copy / "window_1")
+    final = checkpoints_of(copy, 0) / "final.ckpt"
+    before = final.read_bytes()
+    result = run_cli(*fit_args(config, tiny_benchmark, tmp_path, "copied"))
+    assert result.exit_code == 0, result.err
+    assert "it is the record of window 1, not of window 0" in result.out
+    assert f"it is rebuilt from {final}, which is intact" in result.out
+    assert "missing" not in result.out and "trained again" not in result.out
+    assert final.read_bytes() == before and not final.with_name("final.ckpt.broken").exists()
+    assert done_steps(copy, 0) == done_steps(reference, 0)
+    assert_same_predictions(reference, copy, 2)

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from aigenbench.commands._args import (
     command_parser,
+    non_negative_int,
     open_unit_interval,
     parse_command,
     positive_int,
@@ -175,7 +176,7 @@ def main(argv: list[str], command: str = "compare") -> int:
     )
     parser.add_argument("--threshold", type=unit_interval, default=0.5, metavar="T")
     parser.add_argument("--resamples", type=positive_int, default=1000, help="(1000)")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="bootstrap seed, >= 0 (0)")
     parser.add_argument("--confidence", type=open_unit_interval, default=0.95, help="(0.95)")
     parser.add_argument(
         "--alpha", type=open_unit_interval, default=0.05, help="significance level (0.05)"

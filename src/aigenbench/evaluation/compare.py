@@ -40,10 +40,10 @@ from aigenbench.evaluation.experiment import discover_predictions
 from aigenbench.evaluation.intervals import (
     Influence,
     IntervalOptions,
+    auroc_bounds,
     average_auroc_influence,
     bootstrap_run_intervals,
     canonical_ids,
-    normal_bounds,
     percentile_bounds,
 )
 from aigenbench.evaluation.metrics import (
@@ -51,6 +51,7 @@ from aigenbench.evaluation.metrics import (
     RunEvaluation,
     ScoredImages,
     evaluate_scored,
+    evaluation_set_key,
     load_scored,
 )
 
@@ -139,12 +140,6 @@ def _listed(bounds: tuple[float, float] | None) -> list[float] | None:
     return None if bounds is None else [bounds[0], bounds[1]]
 
 
-def _fingerprint(images: ScoredImages) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    ids = np.arange(len(images.scores)) if images.ids is None else images.ids
-    order = np.argsort(ids, kind="stable")
-    return ids[order], images.generator_ids[order], images.pairing[order]
-
-
 def evaluation_set_difference(
     first: tuple[str, dict[int, ScoredImages]], other: tuple[str, dict[int, ScoredImages]]
 ) -> str | None:
@@ -160,8 +155,8 @@ def evaluation_set_difference(
             f"{name_a} has predictions for steps {sorted(a)} but {name_b} for {sorted(b)}; "
             "compare finished runs (or the same steps)"
         )
-    ids_a, generators_a, pairing_a = _fingerprint(image_a)
-    ids_b, generators_b, pairing_b = _fingerprint(image_b)
+    ids_a, generators_a, pairing_a = evaluation_set_key(image_a)
+    ids_b, generators_b, pairing_b = evaluation_set_key(image_b)
     if not np.array_equal(ids_a, ids_b):
         only = len(np.setdiff1d(ids_a, ids_b)) + len(np.setdiff1d(ids_b, ids_a))
         return (
@@ -238,7 +233,7 @@ def compare_runs(
         raise ProtocolError("give at least one run to compare")
     paths = [Path(p) for p in run_dirs]
     names = _names(paths)
-    loaded = [load_scored(discover_predictions(path, stage)) for path in paths]
+    loaded = [load_scored(discover_predictions(path, stage), options.use_pairing) for path in paths]
     for name, images in zip(names[1:], loaded[1:], strict=True):
         reason = evaluation_set_difference((names[0], loaded[0]), (name, images))
         if reason is not None:
@@ -259,7 +254,7 @@ def compare_runs(
             )
             values[f"{subset}_auroc"] = mean
             bounds[f"{subset}_auroc"] = (
-                None if mean is None else normal_bounds(mean, influence.variance, intervals.z)
+                None if mean is None else auroc_bounds(mean, influence.variance, intervals.z)
             )
             if subset == "next":
                 influences.append(influence)

@@ -105,7 +105,7 @@ def evaluate_experiment(
     """Evaluate every window of an experiment directory (ours or the official framework's),
     with confidence intervals when ``intervals`` is given."""
     options = options or EvaluationOptions()
-    images = load_scored(discover_predictions(run_dir, stage))
+    images = load_scored(discover_predictions(run_dir, stage), options.use_pairing)
     evaluation = evaluate_scored(images, options)
     if intervals is not None:
         evaluation.intervals = run_intervals(

@@ -4,7 +4,13 @@
 the mean of the *structural components* ``V10[i]`` (the fraction of reals a fake i outscores,
 ties counted half) and equally of ``V01[j]`` (the fraction of fakes that outscore a real j);
 ``Var(AUROC) = S10 / n_fake + S01 / n_real`` with S the sample variances (``ddof=1``) of those
-components. The interval is ``AUROC ± z * sqrt(Var)`` clipped to [0, 1]. An average of
+components. The interval is computed on the logit scale, ``logit(A) ± z * sqrt(Var) / (A (1 -
+A))`` mapped back (the delta method): it stays inside (0, 1) and keeps its coverage near 1,
+where ``A ± z * sqrt(Var)`` does not (measured on binormal scores with 50 fakes and 50 reals,
+4,000 trials, ``benchmarks/interval_coverage.py``: AUROC 0.96: 88.4% for ``A ± z sqrt(Var)``,
+94.7% on the logit scale; AUROC 0.8: 93.6% and 95.7%; AUROC 0.99: 80.4% and 91.8%, so with
+so few images that close to 1 it still undercovers). An AUROC of exactly 0 or 1 has no DeLong
+variance: its interval is that point. An average of
 AUROCs (the headline: Next averaged over steps) and a difference of two detectors on the same
 images get their variance from the same components summed per image (each image's
 *influence*), so images shared by several subsets or runs are counted once, with their
@@ -33,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.special import expit  # type: ignore[import-untyped]
 from scipy.stats import norm  # type: ignore[import-untyped]
 
 from aigenbench.errors import ConfigError, ProtocolError
@@ -78,6 +85,9 @@ class IntervalOptions:
             raise ConfigError(f"confidence must be between 0 and 1, got {self.confidence}")
         if self.resamples < 2:
             raise ConfigError(f"resamples must be at least 2, got {self.resamples}")
+        if self.seed < 0:
+            # The draws are seeded by NumPy's SeedSequence, which takes whole numbers >= 0 only.
+            raise ConfigError(f"the bootstrap seed must be a whole number >= 0, got {self.seed}")
 
     @property
     def z(self) -> float:
@@ -135,9 +145,15 @@ def delong_components(sorted_scores: SortedScores) -> DelongComponents | None:
     return DelongComponents(float(np.mean(v10)), v10, v01)
 
 
-def normal_bounds(estimate: float, variance: float, z: float) -> tuple[float, float]:
-    half = z * float(np.sqrt(max(variance, 0.0)))
-    return max(0.0, estimate - half), min(1.0, estimate + half)
+def auroc_bounds(estimate: float, variance: float, z: float) -> tuple[float, float]:
+    """The interval of an AUROC (or an average of AUROCs) on the logit scale (delta method)."""
+    if not 0.0 < estimate < 1.0:
+        return estimate, estimate  # no variance at a perfect (or perfectly wrong) ranking
+    centre = float(np.log(estimate / (1.0 - estimate)))
+    half = z * float(np.sqrt(max(variance, 0.0))) / (estimate * (1.0 - estimate))
+    low, high = expit(centre - half), expit(centre + half)
+    # The estimate stays inside however the rounding of expit falls.
+    return min(float(low), estimate), max(float(high), estimate)
 
 
 @dataclass
@@ -146,7 +162,12 @@ class Influence:
 
     For an AUROC A with components V: fake i contributes ``(V10[i] - A) / n_fake``, real j
     ``(V01[j] - A) / n_real``; a combination ``sum c * A`` sums ``c *`` those per image. Its
-    variance (DeLong's, extended) is the sum of squares, per class, times ``n / (n - 1)``.
+    variance (DeLong's, extended) is the sum of squares. DeLong's sample variances divide by
+    ``n - 1`` of *each* AUROC's own class sizes: every contribution is scaled by
+    ``sqrt(n / (n - 1))`` of its step, so one AUROC gets exactly DeLong's variance, an average
+    over disjoint steps the sum of theirs, and two AUROCs on the same images DeLong's
+    covariance (pooling one ``n / (n - 1)`` over all the images of every step would be
+    smaller than DeLong's whenever the steps' subsets differ).
     """
 
     n_images: int
@@ -170,19 +191,23 @@ class Influence:
     ) -> None:
         """Add ``weight * A``; ``*_images``: the canonical image index of each component."""
         a = components.auroc
-        np.add.at(self.fake, fake_images, weight * (components.v10 - a) / len(components.v10))
-        np.add.at(self.real, real_images, weight * (components.v01 - a) / len(components.v01))
+        for total, images, values in (
+            (self.fake, fake_images, components.v10),
+            (self.real, real_images, components.v01),
+        ):
+            np.add.at(total, images, weight * _unbiased(len(values)) * (values - a) / len(values))
         self.fake_used[fake_images] = True
         self.real_used[real_images] = True
 
     @property
     def variance(self) -> float:
-        total = 0.0
-        for values, used in ((self.fake, self.fake_used), (self.real, self.real_used)):
-            n = int(np.count_nonzero(used))
-            if n > 1:
-                total += float(np.sum(values[used] ** 2)) * n / (n - 1)
-        return total
+        return float(np.sum(self.fake**2) + np.sum(self.real**2))
+
+
+def _unbiased(n: int) -> float:
+    """``sqrt(n / (n - 1))``: squared, the ``ddof=1`` correction of one class of one AUROC
+    (0 for a single image, whose sample variance DeLong leaves at 0)."""
+    return float(np.sqrt(n / (n - 1))) if n > 1 else 0.0
 
 
 # ----------------------------------------------------------------------------- resampling
@@ -468,7 +493,7 @@ def delong_run_intervals(
     def bounds(components: DelongComponents | None) -> Bounds:
         if components is None:
             return None
-        return normal_bounds(components.auroc, components.variance, z)
+        return auroc_bounds(components.auroc, components.variance, z)
 
     for step, images in sorted(images_per_step.items()):
         selector = SubsetSelector(images, use_pairing)
@@ -505,7 +530,7 @@ def delong_run_intervals(
         for components, fakes, reals in steps:
             influence.add(components, fakes, reals, 1.0 / len(steps))
         mean = float(np.mean([c.auroc for c, _, _ in steps]))
-        averages[name] = {"auroc": normal_bounds(mean, influence.variance, z)}
+        averages[name] = {"auroc": auroc_bounds(mean, influence.variance, z)}
     return RunIntervals(options, windows, averages, paired=True)
 
 

@@ -430,6 +430,21 @@ def summarise(
             "some evaluation images could not be decoded (n_invalid > 0): those results are "
             "not comparable with the published ones"
         )
+    for name in ("next", "past", "growing", "whole"):
+        # A subset that covers windows but has no AUROC (a window without fakes or reals):
+        # its average runs over fewer steps than the protocol's, which must be said.
+        covered = [
+            w
+            for w in windows
+            if subset_windows(name, w.window, len(timeline), options.official_last_next)
+        ]
+        undefined = [w.window for w in covered if w.subsets[name].auroc is None]
+        if undefined:
+            notes.append(
+                f"NOT COMPARABLE: '{name}' has no AUROC at step(s) {undefined} (a window without "
+                f"fakes or paired reals): its AUROC average runs over "
+                f"{len(covered) - len(undefined)} step(s) only"
+            )
     if any(w.n_unpaired_reals for w in windows):
         notes.append("some real images have no paired fake and are left out of every subset")
     if steps != list(range(len(timeline))):
@@ -447,9 +462,14 @@ def summarise(
 
 
 def load_scored(
-    files: Mapping[int, str | os.PathLike[str] | Predictions],
+    files: Mapping[int, str | os.PathLike[str] | Predictions], use_pairing: bool = True
 ) -> dict[int, ScoredImages]:
-    """The per-image scores of one predictions file (or loaded :class:`Predictions`) per step."""
+    """The per-image scores of one predictions file (or loaded :class:`Predictions`) per step.
+
+    Refused: files of other timelines or other evaluation sets than the first one, and an
+    evaluation set in which a window has no fakes or no reals (``use_pairing``: reals count
+    for the generator they are paired with).
+    """
     if not files:
         raise DataError("no predictions to evaluate")
     loaded: dict[int, ScoredImages] = {}
@@ -462,14 +482,80 @@ def load_scored(
             images = ScoredImages.from_predictions(load_predictions(item), source=str(item))
         if timeline is None:
             timeline, timeline_source = images.windows, images.source
+            check_every_window_scorable(images, use_pairing)
         elif images.windows != timeline:
             raise ProtocolError(
                 f"{images.source} and {timeline_source} have different windows timelines: "
                 "they come from different experiments or timelines and cannot be summarised "
                 "together"
             )
+        else:
+            difference = evaluation_set_difference(loaded[min(loaded)], images)
+            if difference is not None:
+                raise ProtocolError(
+                    f"{images.source} was scored on another evaluation set than "
+                    f"{timeline_source} ({difference}): every step's predictions must score the "
+                    "same images, or the averages over steps mix different sets. Score that "
+                    "window again on the experiment's evaluation set"
+                )
         loaded[step] = images
     return loaded
+
+
+def evaluation_set_key(images: ScoredImages) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(IDs, generator ids, pairing) in ID order: what makes two files the same evaluation set."""
+    ids = np.arange(len(images.scores)) if images.ids is None else np.asarray(images.ids)
+    order = np.argsort(ids, kind="stable")
+    return ids[order], images.generator_ids[order], images.pairing[order]
+
+
+def evaluation_set_difference(first: ScoredImages, other: ScoredImages) -> str | None:
+    """How ``other`` scored another evaluation set than ``first`` (None: the same one)."""
+    if first.generator_names != other.generator_names:
+        return "the generators are numbered differently"
+    ids_a, generators_a, pairing_a = evaluation_set_key(first)
+    ids_b, generators_b, pairing_b = evaluation_set_key(other)
+    if not np.array_equal(ids_a, ids_b):
+        only = len(np.setdiff1d(ids_a, ids_b)) + len(np.setdiff1d(ids_b, ids_a))
+        return (
+            f"{len(ids_b)} images against {len(ids_a)}, {only} image IDs in one file only"
+            if only
+            else f"{len(ids_b)} images against {len(ids_a)}"
+        )
+    if not np.array_equal(generators_a, generators_b):
+        changed = int(np.count_nonzero(generators_a != generators_b))
+        return f"{changed} image(s) have another generator"
+    if not np.array_equal(pairing_a, pairing_b):
+        changed = int(np.count_nonzero(pairing_a != pairing_b))
+        return f"{changed} real image(s) are paired with another generator"
+    return None
+
+
+def check_every_window_scorable(images: ScoredImages, use_pairing: bool = True) -> None:
+    """Refuse an evaluation set in which a window has no fakes or no (paired) reals.
+
+    Such a window has no AUROC: every step whose Next, Past, Growing or Whole covers only it
+    would be left out of the averages, which would then silently run over fewer steps than
+    the protocol's and could not be compared with any other run's.
+    """
+    fake = images.generator_ids != 0
+    for index, (names, ids) in enumerate(
+        zip(images.windows, images.window_generator_ids(), strict=True)
+    ):
+        fakes = int(np.count_nonzero(np.isin(images.generator_ids, ids)))
+        reals = int(np.count_nonzero(~fake & np.isin(images.pairing, ids)))
+        if not use_pairing:
+            reals = int(np.count_nonzero(~fake))
+        if fakes and reals:
+            continue
+        missing = "fake" if not fakes else "real (paired)"
+        raise ProtocolError(
+            f"{images.source}: window {index} ({', '.join(names)}) has no {missing} images in "
+            "the evaluation set, so its AUROC is not defined and every average over steps "
+            "would silently run over fewer steps. Evaluate on an evaluation set that holds "
+            "fakes and paired reals of every window (a larger protocol subset, or the whole "
+            "dataset)"
+        )
 
 
 def evaluate_scored(
@@ -489,4 +575,5 @@ def evaluate_files(
     options: EvaluationOptions | None = None,
 ) -> RunEvaluation:
     """Evaluate one predictions file (or loaded :class:`Predictions`) per training step."""
-    return evaluate_scored(load_scored(files), options)
+    options = options or EvaluationOptions()
+    return evaluate_scored(load_scored(files, options.use_pairing), options)

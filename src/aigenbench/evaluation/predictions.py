@@ -72,7 +72,8 @@ class Predictions:
     """The content of one predictions file (PROTOCOL.md §9), one attribute per official key."""
 
     crop_scores: np.ndarray
-    """Fake score per crop (float32); ``(N,)``, or ``(N, 2)`` two-class logits."""
+    """Fake probability per crop (float32), ``(N,)``; multiclass logits go in
+    ``crop_multiclass_predictions``."""
     crop_labels: np.ndarray
     crop_generator_ids: np.ndarray
     crop_identifiers: np.ndarray
@@ -132,9 +133,13 @@ def image_scores(predictions: Predictions) -> tuple[np.ndarray, np.ndarray, np.n
         crop_scores = np.asarray(predictions.crop_scores)
         if crop_scores.ndim == 2 and crop_scores.shape[1] == 1:
             crop_scores = crop_scores[:, 0]
-        fused = fuse_mean(crop_scores, starts, counts)
-        # Two-class logits, or logits over generators, stored as scores: their fake score.
-        scores = fused if fused.ndim == 1 else fake_scores(fused)
+        if crop_scores.ndim != 1:
+            # The official evaluation reads one probability per crop; anything else is not a score.
+            raise DataError(
+                f"crop_scores must be one fake probability per crop, shape (N,), got shape "
+                f"{crop_scores.shape}; multiclass logits go in crop_multiclass_predictions"
+            )
+        scores = fuse_mean(crop_scores, starts, counts)
     generator_ids = np.asarray(predictions.crop_generator_ids)[starts]
     identifiers = np.asarray(predictions.crop_identifiers)[starts]
     return scores, generator_ids, identifiers
@@ -444,9 +449,11 @@ def load_predictions(path: str | os.PathLike[str]) -> Predictions:
             "by aigenbench or the official AI-GenBench framework"
         )
 
+    _check_shapes(path, arrays)
     crop_ids = np.asarray(arrays["crop_identifiers"])
     starts, counts = image_runs(crop_ids)
     n_crops, n_images = len(crop_ids), len(starts)
+    _check_unique_images(path, crop_ids[starts])
     multiclass = arrays.get("crop_multiclass_predictions")
     crop_scores = arrays.get("crop_scores")
     if crop_scores is None:
@@ -509,6 +516,61 @@ def load_predictions(path: str | os.PathLike[str]) -> Predictions:
         fused_multiclass_predictions=arrays.get("fused_multiclass_predictions"),
         fused_valid=arrays.get("fused_valid"),
         degradations=degradations,
+    )
+
+
+INTEGER_KEYS = ("crop_identifiers", "crop_generator_ids", "crop_labels", "pairing", "identifier")
+"""Keys that hold ids or labels: one integer per row."""
+
+
+def _check_shapes(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Refuse arrays of a shape or type that no metric can read as the official keys say.
+
+    A score is one fake probability per crop: ``crop_scores`` of shape (N, 3) would otherwise
+    be turned into a score by a softmax the official evaluation never applies (it fails on it),
+    and integers or strings would be compared as something else than probabilities.
+    """
+    for key in INTEGER_KEYS:
+        value = arrays.get(key)
+        if value is None:
+            continue
+        if value.ndim != 1 or not (np.issubdtype(value.dtype, np.integer) or len(value) == 0):
+            raise DataError(
+                f"predictions file {path}: {key} must be one integer per row (shape (N,)), got "
+                f"{value.dtype} of shape {value.shape}; the file was not written by aigenbench "
+                "or the official framework. Write it again from its run"
+            )
+    scores = arrays.get("crop_scores")
+    if scores is not None:
+        one_column = scores.ndim == 2 and scores.shape[1] == 1
+        if not (scores.ndim == 1 or one_column) or not np.issubdtype(scores.dtype, np.floating):
+            raise DataError(
+                f"predictions file {path}: crop_scores must be one fake probability per crop "
+                f"(floating point, shape (N,)), got {scores.dtype} of shape {scores.shape}; "
+                "store multiclass logits under crop_multiclass_predictions (N, classes) instead"
+            )
+    logits = arrays.get("crop_multiclass_predictions")
+    if logits is not None and (
+        logits.ndim != 2 or logits.shape[1] < 2 or not np.issubdtype(logits.dtype, np.floating)
+    ):
+        raise DataError(
+            f"predictions file {path}: crop_multiclass_predictions must be floating-point "
+            f"logits of shape (N, classes) with at least 2 classes, got {logits.dtype} of shape "
+            f"{logits.shape}"
+        )
+
+
+def _check_unique_images(path: Path, image_ids: np.ndarray) -> None:
+    """Every image scored once, its crops consecutive: a repeated ID would count it twice."""
+    unique, seen = np.unique(image_ids, return_counts=True)
+    if len(unique) == len(image_ids):
+        return
+    repeated = unique[seen > 1]
+    raise DataError(
+        f"predictions file {path}: image ID(s) {', '.join(str(i) for i in repeated[:5].tolist())}"
+        f"{' ...' if len(repeated) > 5 else ''} appear in {int(seen.max())} places "
+        f"({len(repeated)} image(s) in all): every image must be scored once, its crops "
+        "consecutive, or it counts twice in every metric. Write the file again from its run"
     )
 
 

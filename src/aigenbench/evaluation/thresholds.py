@@ -9,9 +9,10 @@ two rules, then applied to window k+1's generators, scored by the same detector:
 - ``fpr``: the lowest threshold that calls at most the target share of window k's reals fake.
 
 Reported beside it: what the *oracle* threshold (the same rule, chosen on window k+1 itself)
-would give, and the fixed threshold (0.5). The gap between transferred and oracle is what a
-detector loses by not knowing the next generators; FPR above the target is the false-alarm
-budget broken.
+would give, and the fixed threshold (0.5) with the official rule of every 0.5-threshold metric,
+``score > 0.5`` as fake (the chosen thresholds are scores of images, so ``>=`` there). The
+gap between transferred and oracle is what a detector loses by not knowing the next
+generators; FPR above the target is the false-alarm budget broken.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ RULES = ("best_f1", "fpr")
 
 @dataclass(frozen=True)
 class AtThreshold:
-    """Rates of one subset with ``score >= threshold`` called fake."""
+    """Rates of one subset with ``score >= threshold`` (``>`` for the fixed one) called fake."""
 
     threshold: float
     tpr: float
@@ -39,9 +40,13 @@ class AtThreshold:
     f1: float
 
 
-def at_threshold(sorted_scores: SortedScores, threshold: float) -> AtThreshold:
+def at_threshold(
+    sorted_scores: SortedScores, threshold: float, strict: bool = False
+) -> AtThreshold:
+    """``strict``: ``score > threshold`` is fake, as the official metrics at the fixed 0.5."""
     scores, fake = sorted_scores.scores, sorted_scores.fake
-    called = scores >= np.asarray(threshold, dtype=scores.dtype)
+    cut = np.asarray(threshold, dtype=scores.dtype)
+    called = scores > cut if strict else scores >= cut
     n_fake = int(np.count_nonzero(fake))
     n_real = len(fake) - n_fake
     tp = int(np.count_nonzero(called & fake))
@@ -69,7 +74,8 @@ class ThresholdTransfer:
     oracle: AtThreshold
     """Chosen on window k+1 itself."""
     fixed: AtThreshold
-    """The fixed threshold (``--threshold``, 0.5) on window k+1."""
+    """The fixed threshold (``--threshold``, 0.5) on window k+1, ``score > threshold`` as fake
+    (the rule of accuracy, precision, recall, F1 and TNR)."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,5 +110,5 @@ def transfer_threshold(
         target_fpr=target_fpr if rule == "fpr" else None,
         transferred=at_threshold(upcoming, chosen),
         oracle=at_threshold(upcoming, oracle),
-        fixed=at_threshold(upcoming, fixed),
+        fixed=at_threshold(upcoming, fixed, strict=True),
     )

@@ -45,13 +45,16 @@ DONE_FILE = "DONE"
 DONE_FORMAT = 1
 MEMBERSHIP_FILE = "membership.json"
 UNREADABLE_TRAINING_FILE = "unreadable_training_images.jsonl"
+STRATEGY_FILES = ("strategy.json", "strategy.safetensors")
+"""A continual strategy's state for window k+1 (``strategies.state``): derived from final.ckpt."""
 DONE_FILES = (
     MEMBERSHIP_FILE,
     f"checkpoints/{FINAL_CHECKPOINT}",
     "predictions_validate.npz",
     "metrics.json",
+    *STRATEGY_FILES,
 )
-"""The files of a finished window whose size and checksum ``DONE`` records."""
+"""The files of a finished window whose size and checksum ``DONE`` records (those it has)."""
 _DONE_INTEGERS = ("window", "steps", "epochs", "n_train", "n_eval")
 
 
@@ -64,7 +67,10 @@ class DoneCheck:
     problems: list[str] = field(default_factory=list)
     """Why it cannot be trusted (empty when valid or absent)."""
     final_damaged: bool = False
-    """``final.ckpt`` is missing or differs from what ``DONE`` recorded."""
+    """``final.ckpt`` is missing or differs from what this window's ``DONE`` recorded."""
+    unverified: list[str] = field(default_factory=list)
+    """The window's files that ``DONE`` could not vouch for (missing, changed, or ``DONE``
+    itself not this window's record): derived files among them are computed again."""
 
     @property
     def valid(self) -> bool:
@@ -205,35 +211,55 @@ class ExperimentDir:
         return tuple(key)
 
     def _check_done(self, window: int, path: Path) -> DoneCheck:
+        # A DONE that is not this window's record says nothing about the window's files: they
+        # are judged by themselves (final.ckpt must load), not by its checksums.
+        not_a_record = self._untrusted_record(window, path)
+        if not_a_record is not None:
+            missing_final = not self.final_checkpoint(window).is_file()
+            problems = [not_a_record]
+            if missing_final:
+                problems.append(f"{FINAL_CHECKPOINT} is missing")
+            return DoneCheck(None, problems, missing_final, list(DONE_FILES))
+        record = json.loads(path.read_text(encoding="utf-8"))
+        problems, unverified = [], []
+        final_damaged = False
+        for name, expected in record["files"].items():
+            if name not in DONE_FILES:
+                continue
+            damaged = self._file_problem(self.window_dir(window) / name, expected)
+            if damaged:
+                problems.append(damaged)
+                unverified.append(name)
+                final_damaged |= name.endswith(FINAL_CHECKPOINT)
+        if problems:
+            return DoneCheck(None, problems, final_damaged, unverified)
+        return DoneCheck(record)
+
+    @staticmethod
+    def _untrusted_record(window: int, path: Path) -> str | None:
+        """Why ``DONE`` is not a record of ``window`` at all (None: it is one)."""
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as error:
-            return DoneCheck(None, [f"not readable JSON ({type(error).__name__})"])
+            return f"not readable JSON ({type(error).__name__})"
         if not isinstance(record, dict):
-            return DoneCheck(None, ["not a JSON object"])
+            return "not a JSON object"
         problems = []
         for key in _DONE_INTEGERS:
             value = record.get(key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 problems.append(f"{key} is {value!r}, not a count")
-        if record.get("window") not in (window, None) and not problems:
-            problems.append(f"it is the record of window {record.get('window')}")
-        files = record.get("files")
-        final_damaged = False
-        if not isinstance(files, dict) or f"checkpoints/{FINAL_CHECKPOINT}" not in files:
-            problems.append("it lists no checksums of the window's files")
-            final_damaged = not self.final_checkpoint(window).is_file()
-        else:
-            for name, expected in files.items():
-                if name not in DONE_FILES:
-                    continue
-                damaged = self._file_problem(self.window_dir(window) / name, expected)
-                if damaged:
-                    problems.append(damaged)
-                    final_damaged |= name.endswith(FINAL_CHECKPOINT)
         if problems:
-            return DoneCheck(None, problems, final_damaged)
-        return DoneCheck(record)
+            return "; ".join(problems)
+        if record.get("window") not in (window, None):
+            return (
+                f"it is the record of window {record.get('window')}, not of window {window} "
+                "(copied from another window?)"
+            )
+        files = record.get("files")
+        if not isinstance(files, dict) or f"checkpoints/{FINAL_CHECKPOINT}" not in files:
+            return "it lists no checksums of the window's files"
+        return None
 
     @staticmethod
     def _file_problem(path: Path, expected: Any) -> str | None:

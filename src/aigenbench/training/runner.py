@@ -198,9 +198,17 @@ class ExperimentRunner:
             return list(range(self.plan.n_windows))
         missing = [k for k in range(only) if not self.dir.is_done(k)]
         if missing:
+            # Say what is wrong with a DONE that is there (a damaged strategy state, ...).
+            why = [
+                f"window {k}: {'; '.join(problems)}"
+                for k in missing
+                if (problems := self.dir.check_done(k).problems)
+            ]
             raise ConfigError(
                 f"window {only} starts from window {only - 1}'s weights, but window(s) "
-                f"{', '.join(map(str, missing))} are not done; run them first (or drop --window)"
+                f"{', '.join(map(str, missing))} are not done"
+                + (f" ({'; '.join(why)})" if why else "")
+                + "; run them first (or drop --window)"
             )
         return [only]
 

@@ -39,6 +39,7 @@ from aigenbench.training.checkpoint_io import (
     remove_temporary_files,
 )
 from aigenbench.training.collect import collect_predictions
+from aigenbench.training.experiment_dir import STRATEGY_FILES, DoneCheck
 from aigenbench.training.interrupts import (
     CheckpointOnSignal,
     RunStateCheckpoint,
@@ -143,6 +144,8 @@ class WindowJob:
         self.window = window
         self._previous = previous
         self._final: Detector | None = None
+        self._state_stale = False
+        """The strategy state on disk is not vouched for by DONE: computed again."""
         self._features: CachedFeatures | None = None
 
     # ------------------------------------------------------------------------------ weights
@@ -312,7 +315,7 @@ class WindowJob:
 
         module.strategy = None  # the teacher is not needed past training
         window_dir = self.dir.window_dir(self.window)
-        if not strategy.plugins or state_exists(window_dir):
+        if not strategy.plugins or (state_exists(window_dir) and not self._state_stale):
             return
         device = self.eval_trainer().strategy.root_device
         module.to(device)
@@ -424,7 +427,7 @@ class WindowJob:
                 remove_rolling_checkpoints(self.dir.checkpoint_dir(window))
             return WindowResult.from_done(window, generators, record)
         if check.problems:
-            self._set_invalid_done_aside(check.problems, check.final_damaged)
+            self._set_invalid_done_aside(check)
         final = self._usable_final()  # trained, then stopped before DONE
         trained = final is not None
         start = None if trained else self._starting_detector()
@@ -501,20 +504,34 @@ class WindowJob:
             evaluation=evaluation,
         )
 
-    def _set_invalid_done_aside(self, problems: list[str], final_damaged: bool) -> None:
-        """An untrustworthy DONE: rebuilt from final.ckpt, or the window trained again."""
+    def _set_invalid_done_aside(self, check: DoneCheck) -> None:
+        """An untrustworthy DONE: rebuilt from final.ckpt, or the window trained again.
+
+        The strategy state is a function of final.ckpt: one DONE does not vouch for (swapped
+        from another window, zeroed, ...) is moved aside and computed again from final.ckpt.
+        """
         done = self.dir.done_path(self.window)
         final = self.dir.final_checkpoint(self.window)
-        then = (
-            f"{final} is missing or damaged too: the window is trained again"
-            if final_damaged
-            else f"it is rebuilt from {final} (the window is scored again)"
-        )
-        self.runner.say(f"warning: {done} cannot be trusted ({'; '.join(problems)}); {then}")
+        window_dir = self.dir.window_dir(self.window)
+        stale = check.final_damaged or any(name in check.unverified for name in STRATEGY_FILES)
+        stale_state = [
+            window_dir / n for n in STRATEGY_FILES if stale and (window_dir / n).is_file()
+        ]
+        # Every process decides from the same check (rank 0 alone moves the files).
+        self._state_stale = bool(stale_state)
+        if check.final_damaged:
+            then = f"{final} is missing or not the file DONE recorded: the window is trained again"
+        else:
+            then = f"it is rebuilt from {final}, which is intact (the window is scored again"
+            then += ", its strategy state computed again)" if stale_state else ")"
+        self.runner.say(f"warning: {done} cannot be trusted ({'; '.join(check.problems)}); {then}")
         if self.runner.rank_zero:
             self.dir.set_done_aside(self.window)
-            if final_damaged and final.is_file():
+            if check.final_damaged and final.is_file():
                 move_aside(final)
+            # The JSON first: without it the state is absent, never half there.
+            for path in sorted(stale_state, key=lambda p: p.suffix != ".json"):
+                move_aside(path)
 
     def _fit(self, module: DetectorModule, datamodule: WindowDataModule) -> tuple[int, int, int]:
         """Train (or continue) the window; its steps, epochs and world size."""
