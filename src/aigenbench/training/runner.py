@@ -254,6 +254,10 @@ class ExperimentRunner:
     def strategy_summary(self) -> dict[str, Any]:
         """The continual strategy and what it cost per finished window (from the DONE records)."""
         name = self.config.strategy.name if self.config.strategy is not None else "finetune"
+        if name == "finetune" and self.plan.config.benchmark_type == "cumulative":
+            # The protocol's cumulative setting trains each window on every window so far (the
+            # only strategy it accepts is the default): that is not fine-tuning on one window.
+            name = "cumulative"
         windows = {
             str(k): self.dir.done_record(k).get("strategy", {})
             for k in range(self.plan.n_windows)
