@@ -17,6 +17,44 @@ from aigenbench.inference import score_files
 
 from .conftest import ZOO, zoo_checkpoint
 
+
+def onnx_scores(folder, images) -> np.ndarray:
+    """Scores of ``model.onnx`` by onnxruntime, following config.json alone: its transform's
+    pixels (crop-if-large, crop to the input size), normalisation, score and mean fusion."""
+    import json
+
+    import onnxruntime
+
+    from aigenbench.data.decode import decode_file
+    from aigenbench.data.pipelines import EvalPipeline
+    from aigenbench.scoring import fake_scores
+
+    config = json.loads((folder / "config.json").read_text())
+    transform = config["transform"]
+    assert transform["fusion"] == "mean" and not transform["method_pixel_hooks"]
+    pixels = EvalPipeline(
+        input_size=transform["input_size"],
+        crop=transform["crop"],
+        maximum_processing_size=transform["crop_if_larger_than"],
+        degradations=False,
+    )
+    mean = np.asarray(transform["normalize"]["mean"], dtype=np.float32).reshape(1, 3, 1, 1)
+    std = np.asarray(transform["normalize"]["std"], dtype=np.float32).reshape(1, 3, 1, 1)
+    session = onnxruntime.InferenceSession(str(folder / config["onnx"]["file"]))
+    scores = []
+    for index, path in enumerate(images):
+        crops = np.stack([c.numpy() for c in pixels(decode_file(path), index)]).astype(np.float32)
+        normalised = (crops - mean) / std
+        if config["onnx"]["batch"] == 1:  # a graph that takes one crop at a time
+            logits = np.concatenate(
+                [session.run(["logits"], {"crops": crop[None]})[0] for crop in normalised]
+            )
+        else:
+            logits = session.run(["logits"], {"crops": normalised})[0]
+        scores.append(fake_scores(logits).mean())
+    return np.asarray(scores)
+
+
 CASES = [*sorted(ZOO), "multiclass"]
 
 
@@ -25,12 +63,13 @@ def test_every_zoo_method_exports_and_reloads_with_predicts_scores(name, images,
     overrides = {"task": "multiclass"} if name == "multiclass" else {}
     checkpoint = zoo_checkpoint(tmp_path, "univfd" if name == "multiclass" else name, **overrides)
     folder = tmp_path / "exported"
-    config = export(checkpoint.parent.parent, folder)
+    config = export(checkpoint.parent.parent, folder, onnx=True)
 
     # Hugging Face layout, no pickle anywhere
     assert sorted(p.name for p in folder.iterdir()) == [
         "README.md",
         "config.json",
+        "model.onnx",
         "model.safetensors",
     ]
     weights = (folder / "model.safetensors").read_bytes()
@@ -52,6 +91,12 @@ def test_every_zoo_method_exports_and_reloads_with_predicts_scores(name, images,
     as_arrays = [np.asarray(Image.open(path).convert("RGB")) for path in images]
     for inputs in (as_bytes, as_pil, as_arrays, [str(p) for p in images]):
         np.testing.assert_array_equal(detector.score(inputs), scores)
+
+    # ONNX: onnxruntime on the transform config.json spells out gives PyTorch's scores
+    assert config["onnx"]["opset"] == 17
+    assert config["onnx"]["batch"] == (1 if name == "rine" else "any")
+    onnx = onnx_scores(folder, images)
+    assert np.max(np.abs(onnx - scores)) <= config["onnx"]["tolerance"] == 1e-4
 
     verdicts = detector.classify(images)
     assert [v.probability for v in verdicts] == list(scores)
