@@ -63,6 +63,8 @@ def client(detector):
     from aigenbench.serve.app import create_app
     from aigenbench.serve.limits import ServeLimits
 
-    limits = ServeLimits(max_files=4, max_file_bytes=200_000, max_request_bytes=600_000)
+    limits = ServeLimits(
+        max_files=4, max_file_bytes=200_000, max_request_bytes=600_000, max_pixels=1_000_000
+    )
     with TestClient(create_app(detector, limits)) as test_client:
         yield test_client

@@ -79,6 +79,11 @@ BAD_REQUESTS = {
         413,
         ["bomb.png", "decompression bomb", "--max-pixels"],
     ),
+    "pixel count over the limit": (
+        {"files": [("files", ("wide.png", bomb_png(1500), "image/png"))]},
+        413,
+        ["wide.png", "1500x1500", "at most 1,000,000 pixels", "--max-pixels"],
+    ),
     "one image over the size limit": (
         {"files": [("files", ("big.png", b"\x89PNG" + bytes(250_000), "image/png"))]},
         413,
@@ -87,7 +92,7 @@ BAD_REQUESTS = {
     "request over the size limit": (
         {"content": bytes(700_000), "headers": {"content-type": "image/png"}},
         413,
-        ["request body", "--max-request-mb"],
+        ["request body of 0.667572 MB is over the 0.572205 MB limit", "--max-request-mb"],
     ),
     "too many files": (
         {"files": [("files", (f"{i}.png", png_bytes(8, 8, i), "image/png")) for i in range(5)]},
