@@ -4,8 +4,11 @@ OpenAPI docs (``/docs``, ``/openapi.json``). Handlers are a thin layer over
 
 from __future__ import annotations
 
+import asyncio
 import re
-import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import Future
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import numpy as np
@@ -15,6 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from aigenbench import __version__
+from aigenbench.serve.batching import Batcher
 from aigenbench.serve.limits import IMAGE_TYPES, ServeLimits
 from aigenbench.serve.uploads import Upload, UploadRefused, read_uploads
 
@@ -92,24 +96,10 @@ def _decode(upload: Upload, max_pixels: int) -> np.ndarray:
         raise UploadRefused(422, f"{upload.name}: not a readable image: {error.reason}") from None
 
 
-def score_uploads(
-    detector: Any, uploads: list[Upload], threshold: float, limits: ServeLimits, lock: Any
-) -> list[ImageScore]:
-    """Decode every upload (all refused if one is unreadable), then one ``classify`` call: the
-    request's images go through the network in batches of ``limits.batch_size``."""
-    arrays = [_decode(upload, limits.max_pixels) for upload in uploads]
-    with lock:  # one forward pass at a time: the module is not re-entrant
-        verdicts = detector.classify(arrays, threshold=threshold, batch_size=limits.batch_size)
-    return [
-        ImageScore(
-            name=upload.name,
-            probability=verdict.probability,
-            label=verdict.label,
-            threshold=verdict.threshold,
-            generator=verdict.generator,
-        )
-        for upload, verdict in zip(uploads, verdicts, strict=True)
-    ]
+def score_uploads(batcher: Batcher, uploads: list[Upload], max_pixels: int) -> Future[list[Any]]:
+    """Decode every upload (all refused if one is unreadable), then queue them for
+    ``detector.classify`` with the images of the requests waiting beside them."""
+    return batcher.submit([_decode(upload, max_pixels) for upload in uploads])
 
 
 def create_app(
@@ -119,8 +109,15 @@ def create_app(
     the label's cut (default: the detector's own)."""
     limits = limits or ServeLimits()
     cut = float(detector.threshold if threshold is None else threshold)
-    lock = threading.Lock()
+    batcher = Batcher(detector, cut, limits.batch_size)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        batcher.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="aigenbench detector",
         version=__version__,
         description=f"Scores images with detector {detector.detector_id}: P(fake), the label "
@@ -139,9 +136,20 @@ def create_app(
         or one image as the raw body with its image Content-Type."""
         try:
             uploads = await read_uploads(request, limits)
-            results = await run_in_threadpool(score_uploads, detector, uploads, cut, limits, lock)
+            scored = await run_in_threadpool(score_uploads, batcher, uploads, limits.max_pixels)
         except UploadRefused as refused:
             raise HTTPException(refused.status, refused.detail) from None
+        verdicts = await asyncio.wrap_future(scored)
+        results = [
+            ImageScore(
+                name=upload.name,
+                probability=verdict.probability,
+                label=verdict.label,
+                threshold=verdict.threshold,
+                generator=verdict.generator,
+            )
+            for upload, verdict in zip(uploads, verdicts, strict=True)
+        ]
         return ScoreResponse(detector_id=detector.detector_id, threshold=cut, results=results)
 
     @app.get("/health", response_model=Health, summary="Liveness and the detector served")
