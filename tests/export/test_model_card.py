@@ -29,7 +29,7 @@ def evaluate_json(run, run_cli) -> dict:
     return json.loads(result.out)
 
 
-def test_thresholds_and_headline_are_the_runs_evaluation(evaluated, run_cli):
+def test_thresholds_and_headline_are_the_runs_evaluation(evaluated, run_cli, tiny_benchmark):
     run, out = evaluated
     document = evaluate_json(run, run_cli)
     window = document["per_window"][0]
@@ -54,6 +54,10 @@ def test_thresholds_and_headline_are_the_runs_evaluation(evaluated, run_cli):
     assert set(config["card_headline"]) >= {"next", "growing", "whole"}
     assert config["training"]["generators"] == document["windows"][0]
     assert config["training"]["unseen_generators"] == document["windows"][1]
+    timeline = (tiny_benchmark / "timeline.csv").read_text()  # the dataset's own dates
+    dates = config["training"]["release_dates"]
+    assert set(dates) == set(document["windows"][0] + document["windows"][1])
+    assert all(f"{name},{date}" in timeline for name, date in dates.items())
 
     detector = aigenbench.load_detector(out)
     assert detector.threshold == window["calibration"]["growing"]["threshold_at_fpr_5"]

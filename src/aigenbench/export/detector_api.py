@@ -17,12 +17,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from aigenbench.errors import ConfigError
 from aigenbench.export.folder import ExportedModel, is_export_folder, read_export
 
 ImageInput = Any
@@ -181,6 +183,11 @@ def load_detector(
     """The detector of an exported folder, a run folder (its last finished window), a window
     folder or a ``final.ckpt``, on ``device``, in eval mode. ``max_pixels``: larger images are
     refused (decompression bombs; default: predict's)."""
+    if not Path(path).exists():
+        raise ConfigError(
+            f"{path} does not exist; give an exported folder (aigenbench export), a run folder, "
+            "a window folder or a final.ckpt"
+        )
     if is_export_folder(path):
         model = read_export(path, device)
     else:
