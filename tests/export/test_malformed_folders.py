@@ -133,3 +133,14 @@ def test_export_refuses_a_folder_with_other_files_and_an_unknown_threshold(copy,
     result = run_cli("export", checkpoint, "-o", tmp_path / "new", "--threshold", "fpr_5")
     assert result.exit_code == 2 and "no evaluation of window 0" in result.err
     assert not (tmp_path / "new" / "config.json").exists()
+
+
+def test_the_transform_in_config_json_is_the_one_applied(copy, images):
+    """The pixels and the normalisation come from config.json, not from the weights file."""
+    before = aigenbench.load_detector(copy).score(images)
+    edit_config(copy, lambda c: c["transform"].update(crop="crop"))
+    cropped = aigenbench.load_detector(copy).score(images)
+    assert not (cropped == before).all()
+    edit_config(copy, lambda c: c["transform"].update(crop="resize"))
+    edit_config(copy, lambda c: c["transform"]["normalize"]["mean"].__setitem__(0, 0.0))
+    assert not (aigenbench.load_detector(copy).score(images) == before).all()
