@@ -52,7 +52,7 @@ def to_rgb_array(image: ImageInput, max_pixels: int) -> np.ndarray:
     from aigenbench.data.decode import UnreadableImage, _pil_to_rgb, decode_file, decode_image
 
     if isinstance(image, str | os.PathLike):
-        return decode_file(image, max_pixels)
+        return decode_file(Path(image), max_pixels)
     if isinstance(image, bytes | bytearray | memoryview):
         return decode_image(image, max_pixels)
     if isinstance(image, Image.Image):
