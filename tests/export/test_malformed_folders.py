@@ -144,3 +144,18 @@ def test_the_transform_in_config_json_is_the_one_applied(copy, images):
     edit_config(copy, lambda c: c["transform"].update(crop="resize"))
     edit_config(copy, lambda c: c["transform"]["normalize"]["mean"].__setitem__(0, 0.0))
     assert not (aigenbench.load_detector(copy).score(images) == before).all()
+
+
+def test_a_pil_image_is_turned_by_its_exif_orientation_like_a_file(exported, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    pixels = (np.random.default_rng(1).random((24, 56, 3)) * 255).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: viewers (and predict) turn it 90 degrees
+    path = tmp_path / "sideways.png"
+    Image.fromarray(pixels).save(path, exif=exif)
+    detector = aigenbench.load_detector(exported)
+    from_file = detector.score([path])
+    assert detector.score([Image.open(path)]) == from_file
+    assert detector.score([pixels]) != from_file  # the orientation mattered
