@@ -91,7 +91,7 @@ def test_every_zoo_method_exports_and_reloads_with_predicts_scores(name, images,
     detector = aigenbench.load_detector(folder, device="cpu")
     assert isinstance(detector, aigenbench.LoadedDetector) and not detector.training
     scores = detector.score(images)
-    assert scores.dtype == np.float64 and scores.shape == (3,)
+    assert scores.dtype == np.float64 and scores.shape == (4,)
     np.testing.assert_array_equal(scores, np.asarray(expected, dtype=np.float32))
     # the run itself loads to the same detector
     from_run = aigenbench.load_detector(checkpoint.parent.parent)

@@ -141,7 +141,10 @@ def test_the_transform_in_config_json_is_the_one_applied(copy, images):
     edit_config(copy, lambda c: c["transform"].update(crop="crop"))
     cropped = aigenbench.load_detector(copy).score(images)
     assert not (cropped == before).all()
-    edit_config(copy, lambda c: c["transform"].update(crop="resize"))
+    edit_config(copy, lambda c: c["transform"].update(crop="resize", crop_if_larger_than=None))
+    uncropped = aigenbench.load_detector(copy).score(images)
+    assert (uncropped[:3] == before[:3]).all() and uncropped[3] != before[3]  # the 1200 px one
+    edit_config(copy, lambda c: c["transform"].update(crop_if_larger_than=1080))
     edit_config(copy, lambda c: c["transform"]["normalize"]["mean"].__setitem__(0, 0.0))
     assert not (aigenbench.load_detector(copy).score(images) == before).all()
 
