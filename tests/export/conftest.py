@@ -38,11 +38,12 @@ def zoo_checkpoint(root: Path, name: str, **overrides) -> Path:
 
 @pytest.fixture(scope="session")
 def images(tmp_path_factory) -> list[Path]:
-    """Three PNGs of different sizes (one larger than 32 px on both sides, one smaller)."""
+    """Four PNGs: larger than 32 px on both sides, on one side, smaller, and wider than the
+    1080 px above which predict first crops the centre (crop-if-large)."""
     folder = tmp_path_factory.mktemp("photos")
     rng = np.random.default_rng(0)
     paths = []
-    for index, (height, width) in enumerate([(40, 48), (64, 36), (24, 30)]):
+    for index, (height, width) in enumerate([(40, 48), (64, 36), (24, 30), (40, 1200)]):
         path = folder / f"image_{index}.png"
         Image.fromarray((rng.random((height, width, 3)) * 255).astype(np.uint8)).save(path)
         paths.append(path)

@@ -18,6 +18,17 @@ from aigenbench.inference import score_files
 from .conftest import ZOO, zoo_checkpoint
 
 
+def onnx_installed() -> bool:
+    """The onnx extra is there (`make test` installs it; required when CI says so)."""
+    import importlib.util
+    import os
+
+    found = all(importlib.util.find_spec(name) for name in ("onnx", "onnxruntime"))
+    if not found and os.environ.get("AIGENBENCH_REQUIRE_EXTRAS") == "1":
+        pytest.fail("onnx / onnxruntime are missing: `make test` installs the onnx extra")
+    return found
+
+
 def onnx_scores(folder, images) -> np.ndarray:
     """Scores of ``model.onnx`` by onnxruntime, following config.json alone: its transform's
     pixels (crop-if-large, crop to the input size), normalisation, score and mean fusion."""
@@ -63,13 +74,14 @@ def test_every_zoo_method_exports_and_reloads_with_predicts_scores(name, images,
     overrides = {"task": "multiclass"} if name == "multiclass" else {}
     checkpoint = zoo_checkpoint(tmp_path, "univfd" if name == "multiclass" else name, **overrides)
     folder = tmp_path / "exported"
-    config = export(checkpoint.parent.parent, folder, onnx=True)
+    with_onnx = onnx_installed()
+    config = export(checkpoint.parent.parent, folder, onnx=with_onnx)
 
     # Hugging Face layout, no pickle anywhere
     assert sorted(p.name for p in folder.iterdir()) == [
         "README.md",
         "config.json",
-        "model.onnx",
+        *(["model.onnx"] if with_onnx else []),
         "model.safetensors",
     ]
     weights = (folder / "model.safetensors").read_bytes()
@@ -79,7 +91,7 @@ def test_every_zoo_method_exports_and_reloads_with_predicts_scores(name, images,
     detector = aigenbench.load_detector(folder, device="cpu")
     assert isinstance(detector, aigenbench.LoadedDetector) and not detector.training
     scores = detector.score(images)
-    assert scores.dtype == np.float64 and scores.shape == (3,)
+    assert scores.dtype == np.float64 and scores.shape == (4,)
     np.testing.assert_array_equal(scores, np.asarray(expected, dtype=np.float32))
     # the run itself loads to the same detector
     from_run = aigenbench.load_detector(checkpoint.parent.parent)
@@ -92,11 +104,11 @@ def test_every_zoo_method_exports_and_reloads_with_predicts_scores(name, images,
     for inputs in (as_bytes, as_pil, as_arrays, [str(p) for p in images]):
         np.testing.assert_array_equal(detector.score(inputs), scores)
 
-    # ONNX: onnxruntime on the transform config.json spells out gives PyTorch's scores
-    assert config["onnx"]["opset"] == 17
-    assert config["onnx"]["batch"] == (1 if name == "rine" else "any")
-    onnx = onnx_scores(folder, images)
-    assert np.max(np.abs(onnx - scores)) <= config["onnx"]["tolerance"] == 1e-4
+    if with_onnx:  # onnxruntime on the transform config.json spells out: PyTorch's scores
+        assert config["onnx"]["opset"] == 17
+        assert config["onnx"]["batch"] == (1 if name == "rine" else "any")
+        onnx = onnx_scores(folder, images)
+        assert np.max(np.abs(onnx - scores)) <= config["onnx"]["tolerance"] == 1e-4
 
     verdicts = detector.classify(images)
     assert [v.probability for v in verdicts] == list(scores)

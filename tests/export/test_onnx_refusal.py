@@ -9,11 +9,13 @@ from aigenbench.errors import ConfigError
 from aigenbench.export.folder import ONNX_FILE
 from aigenbench.export.onnx_export import export_onnx
 from aigenbench.export.writing import describe, find_source
+from tests.conftest import optional_module
 
 from .conftest import zoo_checkpoint
 
 
 def test_an_operation_onnx_cannot_express_is_refused_by_name(tmp_path):
+    optional_module("onnxruntime", "onnx")
     checkpoint = zoo_checkpoint(tmp_path, "cnndetection")
     model = describe(find_source(checkpoint))[0]
     # a frequency-domain preprocessing step (as spectral detectors use): no ONNX export of FFTs

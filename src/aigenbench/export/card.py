@@ -111,7 +111,7 @@ def card_context(
     per_generator = []
     calibration = None
     if window is not None:
-        bounds = {}
+        bounds: dict[str, Any] = {}
         if evaluation is not None and evaluation.intervals is not None:
             found = evaluation.intervals.windows.get(window.window)
             bounds = found.subsets if found is not None else {}

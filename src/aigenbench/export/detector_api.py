@@ -9,7 +9,9 @@ detector.classify(images)  # [Verdict(probability, label, threshold, generator)]
 The images get the evaluation transform of the folder's ``config.json`` (crop-if-large, the
 crop to the input size, the normalisation), and the crops' scores are fused by the method's
 own fusion: the same pixels, network and arithmetic as ``aigenbench predict``, so its scores
-equal predict's. Paths and bytes are decoded as ``predict`` decodes files.
+equal predict's. Paths and bytes are decoded as ``predict`` decodes files; a PIL image or an
+array is taken as already decoded (EXIF orientation applied to a PIL image), so a JPEG decoded by
+another library may differ from predict's pixels by a grey level.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from aigenbench.errors import ConfigError
 from aigenbench.export.folder import ExportedModel, is_export_folder, read_export
 
 ImageInput = Any
@@ -47,10 +51,17 @@ def to_rgb_array(image: ImageInput, max_pixels: int) -> np.ndarray:
     ``predict`` decodes files; an unreadable one raises ``UnreadableImage``, a DataError)."""
     from PIL import Image
 
-    from aigenbench.data.decode import UnreadableImage, _pil_to_rgb, decode_file, decode_image
+    from aigenbench.data.decode import (
+        UnreadableImage,
+        _orientation,
+        _pil_to_rgb,
+        apply_orientation,
+        decode_file,
+        decode_image,
+    )
 
     if isinstance(image, str | os.PathLike):
-        return decode_file(image, max_pixels)
+        return decode_file(Path(image), max_pixels)
     if isinstance(image, bytes | bytearray | memoryview):
         return decode_image(image, max_pixels)
     if isinstance(image, Image.Image):
@@ -58,7 +69,7 @@ def to_rgb_array(image: ImageInput, max_pixels: int) -> np.ndarray:
             raise UnreadableImage(
                 f"{image.width}x{image.height} is more than {max_pixels:,} pixels"
             )
-        return np.ascontiguousarray(_pil_to_rgb(image))
+        return np.ascontiguousarray(apply_orientation(_pil_to_rgb(image), _orientation(image)))
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise UnreadableImage(
@@ -181,6 +192,11 @@ def load_detector(
     """The detector of an exported folder, a run folder (its last finished window), a window
     folder or a ``final.ckpt``, on ``device``, in eval mode. ``max_pixels``: larger images are
     refused (decompression bombs; default: predict's)."""
+    if not Path(path).exists():
+        raise ConfigError(
+            f"{path} does not exist; give an exported folder (aigenbench export), a run folder, "
+            "a window folder or a final.ckpt"
+        )
     if is_export_folder(path):
         model = read_export(path, device)
     else:

@@ -49,6 +49,10 @@ def is_export_folder(path: str | os.PathLike[str]) -> bool:
 
 
 def _pickle_kind(head: bytes) -> str | None:
+    """What a file that is not safetensors looks like (a safetensors file has its JSON header
+    at byte 8, after the header's length, whose first byte may be anything)."""
+    if head[8:9] == b"{":
+        return None
     if head.startswith(b"\x80"):
         return "a pickle"
     if head.startswith(b"PK\x03\x04"):
@@ -105,7 +109,7 @@ def read_weights(folder: Path) -> dict[str, torch.Tensor]:
     try:
         return load(data)
     except (SafetensorError, ValueError, RuntimeError) as error:
-        kind = _pickle_kind(data[:4])  # only to say what it is: it is never unpickled
+        kind = _pickle_kind(data[:9])  # only to say what it is: it is never unpickled
         if kind is not None:
             raise ConfigError(
                 f"{path} is {kind}, not a safetensors file; aigenbench never unpickles an "

@@ -46,7 +46,7 @@ class _Logits(torch.nn.Module):
 def _require() -> tuple[Any, Any]:
     try:
         import onnx
-        import onnxruntime
+        import onnxruntime  # type: ignore[import-untyped]
     except ImportError:
         raise ConfigError(
             "--onnx needs the onnx and onnxruntime packages: pip install 'aigenbench[onnx]'"
@@ -85,7 +85,7 @@ def _export(network: torch.nn.Module, crops: torch.Tensor, opset: int, dynamic: 
             torch.onnx.export(
                 network,
                 (crops,),
-                buffer,
+                buffer,  # type: ignore[arg-type]  # a file object is accepted (TorchScript exporter)
                 dynamo=False,
                 opset_version=opset,
                 input_names=["crops"],

@@ -154,15 +154,18 @@ def training_generators(source: Source, evaluation: Any | None) -> dict[str, Any
     """The generators the detector trained on, with release dates, and those it has not seen."""
     import yaml
 
+    from aigenbench.data.sources import TIMELINE_FILE
     from aigenbench.protocol.timeline import load_timeline
 
     if evaluation is None or source.run_dir is None:
         return {}
     windows = [list(names) for names in evaluation.timeline]
     settings: dict[str, Any] = {}
+    data: dict[str, Any] = {}
     config_file = source.run_dir / "config.yaml"
     if config_file.is_file():
-        settings = (yaml.safe_load(config_file.read_text()) or {}).get("protocol") or {}
+        recorded = yaml.safe_load(config_file.read_text()) or {}
+        settings, data = recorded.get("protocol") or {}, recorded.get("data") or {}
     benchmark = str(settings.get("benchmark_type", "cumulative"))
     k = source.window
     if benchmark == "continual_learning":
@@ -173,8 +176,12 @@ def training_generators(source: Source, evaluation: Any | None) -> dict[str, Any
         trained = [name for names in windows[: k + 1] for name in names]
     unseen = [name for names in windows for name in names if name not in trained]
     dates: dict[str, str] = {}
+    timeline_file = settings.get("timeline")
+    if timeline_file is None and isinstance(data.get("source"), str):
+        own = Path(data["source"]) / TIMELINE_FILE  # the dataset's own timeline, as fit reads it
+        timeline_file = str(own) if own.is_file() else None
     try:
-        timeline = load_timeline(settings.get("timeline"))
+        timeline = load_timeline(timeline_file)
         dates = {name: timeline[name].isoformat() for name in trained + unseen if name in timeline}
     except Exception:  # a custom timeline no longer at hand: the names still say enough
         dates = {}
@@ -313,18 +320,23 @@ def export(
 
     out = Path(out)
     _check_output(out)
+    if threshold is not None and threshold not in (*THRESHOLD_NAMES, "configured"):
+        from aigenbench.suggest import did_you_mean
+
+        raise ConfigError(
+            f"--threshold {threshold!r} is not a threshold name."
+            + did_you_mean(threshold, THRESHOLD_NAMES)
+            + f" Use one of {', '.join(THRESHOLD_NAMES)}"
+        )
     source = find_source(path)
     model, weights, (evaluation, window) = describe(source)
     config = model.config
     if threshold is not None:
         if threshold not in config["thresholds"]:
-            from aigenbench.suggest import did_you_mean
-
             raise ConfigError(
-                f"--threshold {threshold!r} is not available for this detector."
-                + did_you_mean(threshold, config["thresholds"])
-                + f" Available: {', '.join(config['thresholds'])} (best_f1 and fpr_* need the "
-                "run's evaluation)"
+                f"--threshold {threshold} is not available for this detector: its run has no "
+                f"evaluation of window {config['window']} (predictions_validate.npz); available: "
+                f"{', '.join(config['thresholds'])}"
             )
         config["threshold"]["default"] = threshold
     out.mkdir(parents=True, exist_ok=True)
