@@ -24,7 +24,7 @@ $(VENV)/.torch:
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.torch pyproject.toml
-	$(PIP) install -q -e '.[dev,openclip,hf]'
+	$(PIP) install -q -e '.[dev,openclip,hf,onnx,serve]'
 	touch $@
 
 demo: env

@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "recompute a bundle's numbers and check it follows the protocol",
     ),
     "predict": ("aigenbench.commands.predict", "score images and folders with a trained detector"),
+    "export": ("aigenbench.commands.export", "a trained detector as a folder anyone can load"),
+    "serve": ("aigenbench.commands.serve", "a trained detector as a local web service and page"),
     "robustness": (
         "aigenbench.commands.robustness",
         "a window's detector under JPEG / resize / blur / noise sweeps",

@@ -113,7 +113,7 @@ class ImageFiles(Dataset):
             return {"crops": self.pipeline.placeholder(), "index": index, "error": error.reason}
 
 
-def _collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def collate_crops(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
     crops: list[torch.Tensor] = []
     owner: list[int] = []
     for position, sample in enumerate(samples):
@@ -147,7 +147,7 @@ class _ReadErrors(Callback):
                 self.errors[position] = reason
 
 
-def _per_image(outputs: Sequence[dict[str, torch.Tensor]], multiclass: bool) -> dict[str, Any]:
+def per_image(outputs: Sequence[dict[str, torch.Tensor]], multiclass: bool) -> dict[str, Any]:
     """This process's per-image results: file positions, fused scores and, for multiclass,
     crop-averaged class probabilities."""
     ids = torch.cat([rows["image_id"] for rows in outputs])
@@ -175,7 +175,8 @@ def score_files(
     max_pixels: int | None = None,
     progress: bool = True,
 ) -> Scoring | None:
-    """Score ``files`` with the detector in ``checkpoint`` through ``lightning.Trainer.predict``
+    """Score ``files`` with the detector in ``checkpoint`` (a .ckpt, a run or window folder, an
+    exported folder) through ``lightning.Trainer.predict``
     (``trainer``: its accelerator, devices, strategy, precision); under DDP every process
     scores its share and rank 0 gets the rows (the other ranks get None)."""
     import lightning as L
@@ -183,36 +184,47 @@ def score_files(
     from aigenbench.data.decode import DEFAULT_MAX_PIXELS
     from aigenbench.data.loading import worker_init_fn
     from aigenbench.data.pipelines import EvalPipeline
+    from aigenbench.export.folder import is_export_folder, read_export
     from aigenbench.models.build import load_detector
     from aigenbench.models.methods import resolve_method
     from aigenbench.training.collect import gather_rows
     from aigenbench.training.progress import WindowProgressBar
 
-    path = resolve_checkpoint(checkpoint)
-    # LoRA adapters merged into the weights: the plain backbone's speed
-    loaded = load_detector(path, merge_adapters=True)
-    config = loaded.config
-    module = resolve_method(config.method)(
-        config,
-        loaded.generator_names,
-        window=loaded.window,
-        known_generator_ids=loaded.known_generator_ids,
-        detector=loaded.detector,
-    )
-    augmentation = module.eval_augmentation()
-    pipeline = EvalPipeline(
-        input_size=config.input_size,
-        crop=config.eval_crop,
-        degradations=False,
-        before_crops=augmentation.before_crops if augmentation else None,
-        per_crop=augmentation.per_crop if augmentation else None,
-        crops=augmentation.crops if augmentation else None,
-    )
+    if is_export_folder(checkpoint):  # an exported detector: its config.json's transform
+        exported = read_export(checkpoint)
+        path, config, module, pipeline = (
+            exported.source,
+            exported.model_config,
+            exported.module,
+            exported.pipeline,
+        )
+        generator_names = exported.generator_names
+    else:
+        path = resolve_checkpoint(checkpoint)
+        # LoRA adapters merged into the weights: the plain backbone's speed
+        loaded = load_detector(path, merge_adapters=True)
+        config, generator_names = loaded.config, loaded.generator_names
+        module = resolve_method(config.method)(
+            config,
+            loaded.generator_names,
+            window=loaded.window,
+            known_generator_ids=loaded.known_generator_ids,
+            detector=loaded.detector,
+        )
+        augmentation = module.eval_augmentation()
+        pipeline = EvalPipeline(
+            input_size=config.input_size,
+            crop=config.eval_crop,
+            degradations=False,
+            before_crops=augmentation.before_crops if augmentation else None,
+            per_crop=augmentation.per_crop if augmentation else None,
+            crops=augmentation.crops if augmentation else None,
+        )
     loader = DataLoader(
         ImageFiles(files, pipeline, max_pixels or DEFAULT_MAX_PIXELS),
         batch_size=batch_size,
         num_workers=workers,
-        collate_fn=_collate,
+        collate_fn=collate_crops,
         worker_init_fn=worker_init_fn if workers else None,
     )
     errors = _ReadErrors()
@@ -226,7 +238,7 @@ def score_files(
     )
     outputs = runner.predict(module, dataloaders=loader, return_predictions=True)
     multiclass = config.task == "multiclass"
-    local = _per_image(outputs or [], multiclass)  # type: ignore[arg-type]
+    local = per_image(outputs or [], multiclass)  # type: ignore[arg-type]
     parts = gather_rows(local, runner.world_size)
     all_errors: list[Any] = [errors.errors]
     if runner.world_size > 1 and torch.distributed.is_initialized():
@@ -242,7 +254,7 @@ def score_files(
             scores[int(file_id)] = float(score)
             if multiclass:
                 fake_class = 1 + int(np.argmax(part["probabilities"][position][1:]))
-                likeliest[int(file_id)] = loaded.generator_names[fake_class]
+                likeliest[int(file_id)] = generator_names[fake_class]
     rows = [
         ScoredImage(
             file,

@@ -251,3 +251,16 @@ def test_config_yaml_records_the_resolved_settings(finished):
     recorded = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert recorded["model"]["backbone"] == "timm:test_resnet"
     assert Path(recorded["data"]["source"]).name == "tiny"
+
+
+def test_a_cumulative_run_says_cumulative(finished, run_cli):
+    """No strategy on the protocol's cumulative setting: summary and report say cumulative."""
+    run_dir, _ = finished
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["strategy"]["name"] == "cumulative"
+    assert [w["name"] for w in summary["strategy"]["windows"].values()] == ["cumulative"] * 2
+    assert run_cli("report", run_dir, "-o", run_dir.parent / "exp_report.html").exit_code == 0
+    page = (run_dir.parent / "exp_report.html").read_text(encoding="utf-8")
+    assert '<td class="name">strategy.name</td><td class="name">cumulative</td>' in page
+    data = page[page.index('<h2 id="data">') :]
+    assert "finetune" not in data and "strategy.windows.1" in data

@@ -107,7 +107,7 @@ def test_multiclass_names_the_likeliest_generator(tiny_benchmark, tmp_path, run_
 def test_multiclass_probabilities_are_the_mean_over_every_crop_of_an_image():
     """predict's likeliest generator comes from the crop-averaged class probabilities: with
     three crops, dropping any one of them would name another generator for image 7."""
-    from aigenbench.inference import _per_image
+    from aigenbench.inference import per_image
 
     big = 4.0
     logits = torch.tensor(
@@ -124,7 +124,7 @@ def test_multiclass_probabilities_are_the_mean_over_every_crop_of_an_image():
         "image_id": torch.tensor([7, 9]),
         "image_score": torch.tensor([0.9, 0.8]),
     }
-    result = _per_image([rows], multiclass=True)
+    result = per_image([rows], multiclass=True)
     crops = torch.softmax(logits, dim=1).numpy()
     np.testing.assert_allclose(result["probabilities"][0], crops[:3].mean(axis=0), rtol=1e-6)
     np.testing.assert_allclose(result["probabilities"][1], crops[3], rtol=1e-6)

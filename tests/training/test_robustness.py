@@ -118,5 +118,5 @@ def test_report_has_the_robustness_sections(run_dir, run_cli):
         "Pretraining data against the timeline",
     ):
         assert heading in page
-    assert "never JPEG&#x27;d" in page and "<h3>Window 1" in page
+    assert "never JPEG&#39;d" in page and "<h3>Window 1" in page  # escaped by Jinja2
     assert (run_dir / "plots" / "robustness_window_1.png").is_file()

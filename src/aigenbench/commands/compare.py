@@ -118,6 +118,8 @@ def print_comparison(comparison) -> None:
                 _p(pair.p_holm) + (" *" if pair.significant else ""),
             )
         console.print(pairs)
+    for warning in comparison.warnings:
+        console.print(f"warning: {warning}", markup=False, style="bold")
     for note in comparison.notes:
         console.print(f"note: {note}", markup=False)
 

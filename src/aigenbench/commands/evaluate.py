@@ -137,7 +137,9 @@ def _auroc_table(evaluation: RunEvaluation) -> Table:
 
 
 def _calibration_table(evaluation: RunEvaluation, subset: str) -> Table:
-    table = _table(f"Operating points and calibration of '{subset}' (%; Brier, ECE: 0 is best)")
+    table = _table(
+        f"Operating points and calibration of '{subset}' (%, Brier 0–1; Brier, ECE: 0 is best)"
+    )
     table.add_column("step", justify="right")
     for target in FPR_TARGETS:
         table.add_column(f"TPR@FPR {100 * target:g}%", justify="right")

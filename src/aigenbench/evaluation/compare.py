@@ -108,6 +108,8 @@ class Comparison:
     options: IntervalOptions
     alpha: float
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What makes the comparison meaningless (a run given twice, two runs with equal scores)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -133,6 +135,7 @@ class Comparison:
             "resamples": self.options.resamples,
             "seed": self.options.seed,
             "notes": self.notes,
+            "warnings": self.warnings,
         }
 
 
@@ -311,13 +314,39 @@ def compare_runs(
             pair.p_holm = adjusted
             pair.significant = adjusted is not None and adjusted < alpha
 
+    n_pairs = len(entries) * (len(entries) - 1) // 2
     notes = [
         f"AUROC intervals: DeLong, {100 * intervals.confidence:g}%; the other intervals: "
         f"stratified paired bootstrap, {intervals.resamples} resamples, seed {intervals.seed}",
-        f"p-values Holm-adjusted over the {len(entries) * (len(entries) - 1) // 2} pair(s) of "
-        f"each metric; * = adjusted p < {alpha:g}",
+        f"p-values Holm-adjusted over the {n_pairs} pair(s) of each metric; "
+        f"* = adjusted p < {alpha:g}"
+        if n_pairs
+        else "a single run: no pair to test (give two or more runs for paired tests)",
     ]
-    return Comparison(entries, pairs, _seed_groups(entries), intervals, alpha, notes)
+    same = _same_runs(paths, names, loaded)
+    return Comparison(entries, pairs, _seed_groups(entries), intervals, alpha, notes, same)
+
+
+def _same_runs(
+    paths: list[Path], names: list[str], loaded: list[dict[int, ScoredImages]]
+) -> list[str]:
+    """A run compared with itself (the same folder twice, or a copy: equal scores at every
+    step) has differences of zero by construction: say so rather than test it."""
+    found = []
+    for i, j in combinations(range(len(paths)), 2):
+        if paths[i].resolve() == paths[j].resolve():
+            found.append(
+                f"{names[i]} and {names[j]} are the same run folder given twice: their "
+                "differences are zero by construction; compare different runs"
+            )
+        elif loaded[i].keys() == loaded[j].keys() and all(
+            np.array_equal(loaded[i][step].scores, loaded[j][step].scores) for step in loaded[i]
+        ):
+            found.append(
+                f"{names[i]} and {names[j]} have identical scores at every step (a copy of one "
+                "run?): their differences are zero by construction"
+            )
+    return found
 
 
 def _next_average(evaluation: RunEvaluation, metric: str) -> float | None:

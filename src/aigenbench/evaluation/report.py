@@ -1,5 +1,8 @@
 """``report.html``: one self-contained page (PNG figures inlined as base64, inline CSS, no
-JavaScript, nothing fetched) with the experiment's metrics, plus the PNGs in ``plots/``."""
+JavaScript, nothing fetched) with the experiment's metrics, plus the PNGs in ``plots/``.
+
+Each section gathers its numbers here and is written by its Jinja2 template
+(``aigenbench/templates/report/``, autoescaped)."""
 
 from __future__ import annotations
 
@@ -20,7 +23,6 @@ from aigenbench.evaluation.experiment import (
     evaluate_experiment,
     headline,
 )
-from aigenbench.evaluation.html_parts import _e, _image, _percent, _signed, _table
 from aigenbench.evaluation.intervals import IntervalOptions
 from aigenbench.evaluation.metrics import (
     NOT_AVERAGED,
@@ -43,28 +45,11 @@ from aigenbench.evaluation.plots import (
 )
 from aigenbench.evaluation.predictions import load_predictions
 from aigenbench.files import write_bytes_atomic, write_text_atomic
+from aigenbench.templating import Markup, percent, render, signed
 
 DATA_SUMMARY_FILE = "data_summary.json"
 CONFIG_FILE = "config.yaml"
 PROBLEM_WORDS = ("unreadable", "invalid", "corrupt", "missing", "error", "failed")
-
-STYLE = """
-body { font-family: -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
-       margin: 2em auto; max-width: 1100px; color: #222; line-height: 1.45; padding: 0 1em; }
-h1 { border-bottom: 2px solid #446; padding-bottom: .2em; }
-h2 { margin-top: 2em; border-bottom: 1px solid #ccd; }
-table { border-collapse: collapse; margin: .8em 0; font-size: .9em; }
-th, td { border: 1px solid #ccd; padding: .25em .6em; text-align: right; }
-th { background: #eef; } td.name, th.name { text-align: left; }
-td.name:last-child { max-width: 40em; }
-nav { margin: .5em 0 1em; } nav a { color: #446; text-decoration: none; }
-details { margin: .6em 0; } summary { cursor: pointer; color: #446; }
-tr.average td { font-weight: bold; background: #f6f6fb; }
-img { max-width: 100%; height: auto; display: block; margin: .8em 0; }
-.figures { display: flex; flex-wrap: wrap; gap: 1em; } .figures img { max-width: 32%; }
-pre { background: #f6f6fb; padding: .8em; overflow-x: auto; font-size: .85em; }
-.note { color: #7a4b00; } .muted { color: #777; } .headline { font-size: 1.15em; }
-"""
 
 
 @dataclass
@@ -129,12 +114,12 @@ def _curves(path: str, step: int, options: EvaluationOptions) -> tuple[list[Curv
     return curves, f"after step {step}"
 
 
-def _config_section(run_dir: Path) -> str:
+def _config_section(run_dir: Path) -> Markup:
     for candidate in (run_dir / CONFIG_FILE, run_dir / "window_0" / CONFIG_FILE):
         text = _read_text(candidate)
         if text is not None:
-            return f'<p class="muted">{_e(candidate)}</p><pre>{_e(text)}</pre>'
-    return f'<p class="muted">No {CONFIG_FILE} in {_e(run_dir)}.</p>'
+            return render("report/config.html.j2", path=candidate, text=text)
+    return render("report/config.html.j2", text=None, name=CONFIG_FILE, run_dir=run_dir)
 
 
 def _value_text(value: Any, limit: int = 12) -> str:
@@ -178,37 +163,23 @@ def _summary_rows(content: Any, prefix: str = "") -> list[list[str]]:
     return rows
 
 
-def _data_section(run_dir: Path, evaluation: RunEvaluation) -> str:
-    parts = []
-    invalid = [(w.window, w.n_invalid) for w in evaluation.windows if w.n_invalid]
-    if invalid:
-        rows = [[str(k), str(n)] for k, n in invalid]
-        parts.append(
-            '<p class="note">Some evaluation images could not be decoded: the results are not '
-            "comparable with the published ones.</p>"
-            + _table(["step", "unreadable evaluation images"], rows)
-        )
-    else:
-        parts.append(
-            "<p>Every evaluated image was readable (no image flagged invalid in the "
-            "predictions files).</p>"
-        )
+def _data_section(run_dir: Path, evaluation: RunEvaluation) -> Markup:
+    invalid = [[str(w.window), str(w.n_invalid)] for w in evaluation.windows if w.n_invalid]
     summaries = _data_summary(run_dir)
     problems = [
-        (f"{name}: {key}", value) for name, c in summaries.items() for key, value in _problems(c)
+        [f"{name}: {key}", _value_text(value)]
+        for name, content in summaries.items()
+        for key, value in _problems(content)
     ]
-    if problems:
-        rows = [[key, _value_text(value)] for key, value in problems]
-        parts.append(_table(["reported problem", "value"], rows, left=True))
-    for name, content in summaries.items():
-        parts.append(f'<p class="muted">{_e(run_dir / name)}</p>')
-        parts.append(_table(["item", "value"], _summary_rows(content), left=True))
-    if not summaries:
-        parts.append(
-            f'<p class="muted">No data summary ({SUMMARY_FILE} or {DATA_SUMMARY_FILE}) '
-            f"in {_e(run_dir)}.</p>"
-        )
-    return "".join(parts)
+    return render(
+        "report/data.html.j2",
+        invalid=invalid,
+        problems=problems,
+        summaries=[(run_dir / name, _summary_rows(c)) for name, c in summaries.items()],
+        summary_file=SUMMARY_FILE,
+        data_summary_file=DATA_SUMMARY_FILE,
+        run_dir=run_dir,
+    )
 
 
 # ----------------------------------------------------------------------------- sections
@@ -260,35 +231,31 @@ def _cell_bounds(ctx: ReportContext, step: int | None, subset: str, key: str = "
     return values.get(subset, {}).get(key)
 
 
-def summary_section(ctx: ReportContext) -> str:
+def summary_section(ctx: ReportContext) -> Markup:
     evaluation = ctx.evaluation
-    top = headline(evaluation)
-    parts = [
-        '<h2 id="summary">Summary</h2>',
-        '<p class="headline">AUROC averaged over time: '
-        + ", ".join(
-            f"<b>{_e(name.split('_')[0].capitalize())} "
-            f"{_with_interval(value, _cell_bounds(ctx, None, name.split('_')[0]))}</b>"
-            for name, value in top.items()
+    headline_cells = [
+        (
+            name.split("_")[0].capitalize(),
+            _with_interval(value, _cell_bounds(ctx, None, name.split("_")[0])),
         )
-        + "</p>",
+        for name, value in headline(evaluation).items()
     ]
-    if evaluation.intervals is not None:
-        parts.append(f'<p class="muted">(low–high): {_e(_interval_text(evaluation.intervals))}</p>')
     transfer = evaluation.transfer
+    transfer_rows = []
     if transfer is not None and transfer.final_step is not None:
-        rows = []
         for title, key, definition in TRANSFER_DEFINITIONS:
             value = getattr(transfer, key)
-            text = _percent(value) if key == "final_average" else _signed(value)
-            rows.append([title, text, definition])
-        parts.append(
-            "<p>From the window × window matrix M[k][j] (AUROC after step k on window j), in "
-            "points of AUROC:</p>"
-            + _table(["after the last step", "value", "definition"], rows, wide_last=True)
-        )
-    parts += [f'<p class="note">Note: {_e(note)}</p>' for note in evaluation.notes]
-    return "".join(parts)
+            text = percent(value) if key == "final_average" else signed(value)
+            transfer_rows.append([title, text, definition])
+    return render(
+        "report/summary.html.j2",
+        headline=headline_cells,
+        interval_text=(
+            None if evaluation.intervals is None else _interval_text(evaluation.intervals)
+        ),
+        transfer_rows=transfer_rows,
+        notes=evaluation.notes,
+    )
 
 
 def _interval_text(intervals: Any) -> str:
@@ -302,7 +269,7 @@ def _interval_text(intervals: Any) -> str:
     )
 
 
-def over_time_section(ctx: ReportContext) -> str:
+def over_time_section(ctx: ReportContext) -> Markup:
     evaluation = ctx.evaluation
     averages = evaluation.averages
     rows = [
@@ -318,64 +285,48 @@ def over_time_section(ctx: ReportContext) -> str:
         *[_with_interval(averages[s]["auroc"], _cell_bounds(ctx, None, s)) for s in SUBSETS],
         "",
     ]
-    return (
-        '<h2 id="over-time">AUROC over time</h2>'
-        "<p>After training step k: <b>Next</b> = window k+1 (the generators that come next), "
-        "<b>Past</b> = windows 0..k−1, <b>Growing</b> = 0..k, <b>Whole</b> = 0..k+1, "
-        "<b>All</b> = every window; each with the fakes of those windows and the reals paired "
-        "with them.</p>"
-        + _image(ctx.figures["auroc_over_time"], "AUROC over time per subset")
-        + _table(["step", *[s.capitalize() for s in SUBSETS], "images"], rows, average)
+    return render(
+        "report/over_time.html.j2",
+        figure=ctx.figures["auroc_over_time"],
+        header=["step", *[s.capitalize() for s in SUBSETS], "images"],
+        rows=rows,
+        average=average,
     )
 
 
-def matrix_section(ctx: ReportContext) -> str:
-    return (
-        '<h2 id="matrix">Window × window AUROC</h2>'
-        "<p>Row k: the detector after training step k; column j: the fakes of window j's "
-        "generators and the reals paired with them. Below the diagonal: the past; above: "
-        "the future; outlined: the window just trained on. The colour scale starts at 50 "
-        "(chance) unless a value is lower.</p>"
-        + _image(ctx.figures["matrix"], "window x window AUROC heatmap")
-    )
+def matrix_section(ctx: ReportContext) -> Markup:
+    return render("report/matrix.html.j2", figure=ctx.figures["matrix"])
 
 
-def generators_section(ctx: ReportContext) -> str:
+def generators_section(ctx: ReportContext) -> Markup:
     evaluation = ctx.evaluation
-    generator_rows = [
-        [name, str(index), *[_percent(w.per_generator[name].auroc) for w in evaluation.windows]]
+    rows = [
+        [name, str(index), *[percent(w.per_generator[name].auroc) for w in evaluation.windows]]
         for index, names in enumerate(evaluation.timeline)
         for name in names
     ]
-    return (
-        '<h2 id="generators">Per-generator AUROC</h2>'
-        "<p>Rows: generators in release order, grouped by window (white lines). In column k, "
-        "above the red staircase: the generators the detector had been trained on after step "
-        "k; below it: generators it had not seen yet.</p>"
-        + _image(ctx.figures["generators"], "per-generator AUROC heatmap")
-        + "<details><summary>The same numbers as a table</summary>"
-        + _table(
-            ["generator", "window", *[f"k={w.window}" for w in evaluation.windows]], generator_rows
-        )
-        + "</details>"
+    return render(
+        "report/generators.html.j2",
+        figure=ctx.figures["generators"],
+        header=["generator", "window", *[f"k={w.window}" for w in evaluation.windows]],
+        rows=rows,
     )
 
 
-def curves_section(ctx: ReportContext) -> str:
+def curves_section(ctx: ReportContext) -> Markup:
     if "roc" not in ctx.figures:
-        return ""
+        return Markup()
     last = ctx.evaluation.windows[-1].window
-    return (
-        f'<h2 id="curves">ROC, precision–recall and DET curves (step {last})</h2>'
-        '<div class="figures">'
-        + _image(ctx.figures["roc"], "ROC curve")
-        + _image(ctx.figures["pr"], "precision-recall curve")
-        + _image(ctx.figures["det"], "DET curve")
-        + "</div>"
+    return render(
+        "report/curves.html.j2",
+        step=last,
+        # The last window of the protocol has no next one: say why the Next curve is missing.
+        last_step=last == ctx.evaluation.n_windows - 1,
+        figures=ctx.figures,
     )
 
 
-def calibration_section(ctx: ReportContext) -> str:
+def calibration_section(ctx: ReportContext) -> Markup:
     evaluation = ctx.evaluation
     rows = []
     for w in evaluation.windows:
@@ -387,34 +338,30 @@ def calibration_section(ctx: ReportContext) -> str:
                 [
                     str(w.window),
                     subset.capitalize(),
-                    *[_percent(values.tpr_at_fpr[fpr_key(t)]) for t in FPR_TARGETS],
+                    *[percent(values.tpr_at_fpr[fpr_key(t)]) for t in FPR_TARGETS],
                     "—" if values.brier is None else f"{values.brier:.4f}",
-                    _percent(values.ece),
+                    percent(values.ece),
                 ]
             )
-    parts = [
-        '<h2 id="calibration">Operating points and calibration</h2>',
-        "<p><b>TPR at FPR x</b>: the share of fakes caught by the best threshold that calls at "
-        "most x of the reals fake. <b>Brier</b>: mean squared error of the score as a "
-        "probability (0 best, 0.25 = always 0.5). <b>ECE</b>: mean gap between the score and "
-        "the observed share of fakes, over 15 score bins (0 = calibrated). Subsets are balanced, "
-        "so calibration is at a 50% prior.</p>",
+    header = [
+        "step",
+        "subset",
+        *[f"TPR@FPR {100 * t:g}%" for t in FPR_TARGETS],
+        "Brier (0–1)",
+        "ECE (%)",
     ]
-    if "reliability" in ctx.figures:
-        parts.append(_image(ctx.figures["reliability"], "reliability diagram"))
-    parts.append(
-        _table(
-            ["step", "subset", *[f"TPR@FPR {100 * t:g}%" for t in FPR_TARGETS], "Brier", "ECE"],
-            rows,
-        )
+    return render(
+        "report/calibration.html.j2",
+        reliability=ctx.figures.get("reliability"),
+        header=header,
+        rows=rows,
     )
-    return "".join(parts)
 
 
-def threshold_section(ctx: ReportContext) -> str:
+def threshold_section(ctx: ReportContext) -> Markup:
     items = ctx.evaluation.threshold_transfer
     if not items:
-        return ""
+        return Markup()
     rows = []
     for item in items:
         rule = "best F1" if item.rule == "best_f1" else f"FPR ≤ {100 * (item.target_fpr or 0):g}%"
@@ -423,36 +370,21 @@ def threshold_section(ctx: ReportContext) -> str:
                 str(item.step),
                 rule,
                 f"{item.transferred.threshold:.3f}",
-                f"{_percent(item.transferred.tpr)} / {_percent(item.transferred.fpr)}",
+                f"{percent(item.transferred.tpr)} / {percent(item.transferred.fpr)}",
                 f"{item.oracle.threshold:.3f}",
-                f"{_percent(item.oracle.tpr)} / {_percent(item.oracle.fpr)}",
-                f"{_percent(item.fixed.tpr)} / {_percent(item.fixed.fpr)}",
+                f"{percent(item.oracle.tpr)} / {percent(item.oracle.fpr)}",
+                f"{percent(item.fixed.tpr)} / {percent(item.fixed.fpr)}",
             ]
         )
-    return (
-        '<h2 id="thresholds">Threshold transfer</h2>'
-        "<p>What a deployed detector faces: after step k, a threshold is chosen on window k's "
-        "generators (best F1, or the lowest keeping the false-positive rate within budget) and "
-        "applied to window k+1's. Compared with the threshold chosen on window k+1 itself "
-        "(oracle) and the fixed threshold "
-        f"{ctx.evaluation.options.threshold:g}. Cells: TPR / FPR (%) on window k+1.</p>"
-        + _table(
-            ["step", "rule", "threshold", "transferred", "oracle threshold", "oracle", "fixed"],
-            rows,
-        )
+    return render(
+        "report/thresholds.html.j2", threshold=f"{ctx.evaluation.options.threshold:g}", rows=rows
     )
 
 
-def metrics_section(ctx: ReportContext) -> str:
+def metrics_section(ctx: ReportContext) -> Markup:
     evaluation = ctx.evaluation
     keys = (*METRIC_KEYS, "n_real", "n_fake")
-    parts = [
-        '<h2 id="metrics">All metrics per subset</h2>',
-        "<p>Percentages at the threshold "
-        f"{evaluation.options.threshold:g} (score above it = fake). The average row is the "
-        "mean over the steps where the subset is defined; thresholds and image counts are "
-        "not averaged.</p>",
-    ]
+    subsets = []
     for name in SUBSETS:
         rows = []
         for w in evaluation.windows:
@@ -462,12 +394,15 @@ def metrics_section(ctx: ReportContext) -> str:
             "" if key in NOT_AVERAGED else _format(key, evaluation.averages[name][key])
             for key in keys
         ]
-        table = _table(["step", *[COLUMN_TITLES.get(k, k) for k in keys]], rows, average)
-        opened = " open" if name == "next" else ""
-        parts.append(
-            f"<details{opened}><summary><b>{_e(name.capitalize())}</b></summary>{table}</details>"
+        subsets.append(
+            {"title": name.capitalize(), "rows": rows, "average": average, "open": name == "next"}
         )
-    return "".join(parts)
+    return render(
+        "report/metrics.html.j2",
+        threshold=f"{evaluation.options.threshold:g}",
+        header=["step", *[COLUMN_TITLES.get(k, k) for k in keys]],
+        subsets=subsets,
+    )
 
 
 COLUMN_TITLES = {
@@ -486,23 +421,24 @@ COLUMN_TITLES = {
 }
 
 
-def comparison_report_section(ctx: ReportContext) -> str:
-    return "" if ctx.comparison is None else comparison_section(ctx.comparison)
+def comparison_report_section(ctx: ReportContext) -> Markup:
+    return Markup() if ctx.comparison is None else comparison_section(ctx.comparison)
 
 
-def robustness_report_section(ctx: ReportContext) -> str:
+def robustness_report_section(ctx: ReportContext) -> Markup:
     """Degradation slices, robustness sweeps and the shortcut audit (``report_robustness``)."""
     from aigenbench.evaluation.report_robustness import robustness_sections
 
-    return "".join(robustness_sections(ctx.run_dir, ctx.evaluation, ctx.figures, ctx.stage))
+    sections = robustness_sections(ctx.run_dir, ctx.evaluation, ctx.figures, ctx.stage)
+    return Markup("\n").join(sections)
 
 
-def config_section(ctx: ReportContext) -> str:
-    return '<h2 id="config">Configuration</h2>' + _config_section(ctx.run_dir)
+def config_section(ctx: ReportContext) -> Markup:
+    return _config_section(ctx.run_dir)
 
 
-def data_section(ctx: ReportContext) -> str:
-    return '<h2 id="data">Data summary</h2>' + _data_section(ctx.run_dir, ctx.evaluation)
+def data_section(ctx: ReportContext) -> Markup:
+    return _data_section(ctx.run_dir, ctx.evaluation)
 
 
 SECTIONS = [
@@ -520,15 +456,15 @@ SECTIONS = [
     data_section,
 ]
 """The report's sections in order: each takes the :class:`ReportContext` and returns HTML
-(empty to leave itself out). Add a section by adding a function here."""
+(``Markup``, from its template; empty to leave itself out). Add a section by adding a function
+here and its template under ``templates/report/``."""
 
 
-def _contents(body: str) -> str:
+def _contents(sections: list[Markup]) -> list[tuple[str, str]]:
+    """(anchor, heading) of every ``<h2>`` of the sections, for the page's table of contents."""
     import re
 
-    entries = re.findall(r'<h2 id="([^"]+)">(.*?)</h2>', body)
-    links = " · ".join(f'<a href="#{anchor}">{title}</a>' for anchor, title in entries)
-    return f'<nav class="muted">{links}</nav>'
+    return re.findall(r'<h2 id="([^"]+)">(.*?)</h2>', "\n".join(sections))
 
 
 def render_html(
@@ -539,19 +475,19 @@ def render_html(
     comparison: Any = None,
 ) -> str:
     ctx = ReportContext(run_dir, evaluation, figures, stage, comparison)
-    title = f"aigenbench report: {run_dir.resolve().name}"
-    header = (
-        f"<h1>{_e(title)}</h1>"
-        f'<p class="muted">{_e(run_dir.resolve())} · stage {_e(stage)} · threshold '
-        f"{evaluation.options.threshold} · {len(evaluation.windows)} of {evaluation.n_windows} "
-        f"windows evaluated · aigenbench {__version__} · "
-        f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}</p>"
+    sections = [part for section in SECTIONS if (part := section(ctx))]
+    subtitle = (
+        f"{run_dir.resolve()} · stage {stage} · threshold {evaluation.options.threshold} · "
+        f"{len(evaluation.windows)} of {evaluation.n_windows} windows evaluated · "
+        f"aigenbench {__version__} · {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}"
     )
-    body = "\n".join(part for section in SECTIONS if (part := section(ctx)))
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{_e(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{header}\n"
-        f"{_contents(body)}\n{body}\n</body>\n</html>\n"
+    return render(
+        "report/page.html.j2",
+        title=f"aigenbench report: {run_dir.resolve().name}",
+        subtitle=subtitle,
+        # Headings come from our templates, already escaped: shown as they are.
+        contents=[(anchor, Markup(heading)) for anchor, heading in _contents(sections)],
+        sections=sections,
     )
 
 
@@ -562,7 +498,7 @@ def _format(key: str, value: float | int | None) -> str:
         return f"{value:.0f}"
     if key == "best_f1_threshold":
         return f"{value:.3f}"
-    return _percent(float(value))
+    return percent(float(value))
 
 
 def write_report(
@@ -636,8 +572,8 @@ def _with_interval(value: float | None, bounds: tuple[float, float] | None) -> s
     if value is None:
         return "—"
     if bounds is None:
-        return _percent(value)
-    return f"{_percent(value)} ({100 * bounds[0]:.1f}–{100 * bounds[1]:.1f})"
+        return percent(value)
+    return f"{percent(value)} ({100 * bounds[0]:.1f}–{100 * bounds[1]:.1f})"
 
 
 def _p_value(p: float | None) -> str:
@@ -646,7 +582,7 @@ def _p_value(p: float | None) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def comparison_section(comparison: Any) -> str:
+def comparison_section(comparison: Any) -> Markup:
     """The leaderboard of :func:`~aigenbench.evaluation.compare.compare_runs`, its forest plot,
     the paired tests and the seed groups, as HTML."""
     from aigenbench.evaluation.compare import METRIC_TITLES
@@ -654,85 +590,67 @@ def comparison_section(comparison: Any) -> str:
 
     runs = comparison.runs
     keys = list(METRIC_TITLES)
-    parts = ['<h2 id="comparison">Comparison</h2>']
-    parts.append(
-        "<p>Runs scored on the same evaluation images, ranked by Next-period AUROC averaged "
-        "over steps. Each cell: the estimate and its interval (low–high).</p>"
-    )
-    parts.append(
-        _image(
-            comparison_figure(
-                [r.name for r in runs],
-                [r.values["next_auroc"] for r in runs],
-                [r.bounds["next_auroc"] for r in runs],
-            ),
-            "Next AUROC of each run with its interval",
-        )
+    figure = comparison_figure(
+        [r.name for r in runs],
+        [r.values["next_auroc"] for r in runs],
+        [r.bounds["next_auroc"] for r in runs],
     )
     rows = [
         [str(rank), run.name, *[_with_interval(run.values[k], run.bounds[k]) for k in keys]]
         for rank, run in enumerate(runs, 1)
     ]
-    parts.append(_table(["rank", "run", *METRIC_TITLES.values()], rows))
-    if comparison.pairs:
-        rows = []
-        for pair in comparison.pairs:
-            delta = "—" if pair.difference is None else f"{100 * pair.difference:+.2f}"
-            interval = (
-                "—"
-                if pair.bounds is None
-                else f"{100 * pair.bounds[0]:+.2f} … {100 * pair.bounds[1]:+.2f}"
-            )
-            rows.append(
-                [
-                    f"{pair.first} − {pair.second}",
-                    METRIC_TITLES[pair.metric],
-                    delta,
-                    interval,
-                    pair.test,
-                    _p_value(pair.p),
-                    _p_value(pair.p_holm) + (" *" if pair.significant else ""),
-                ]
-            )
-        parts.append("<h3>Paired tests (same images)</h3>")
-        parts.append(
-            _table(
-                ["pair", "metric", "difference (points)", "interval", "test", "p", "p (Holm)"],
-                rows,
-            )
+    pair_rows = []
+    for pair in comparison.pairs:
+        delta = "—" if pair.difference is None else f"{100 * pair.difference:+.2f}"
+        interval = (
+            "—"
+            if pair.bounds is None
+            else f"{100 * pair.bounds[0]:+.2f} … {100 * pair.bounds[1]:+.2f}"
         )
-    for group in comparison.seed_groups:
-        parts.append(f"<h3>Seed variance: {_e(', '.join(group.runs))}</h3>")
-        rows = [
+        pair_rows.append(
             [
-                METRIC_TITLES[key],
-                _percent(group.mean[key]),
-                "—" if group.std[key] is None else f"{100 * group.std[key]:.2f}",
+                f"{pair.first} − {pair.second}",
+                METRIC_TITLES[pair.metric],
+                delta,
+                interval,
+                pair.test,
+                _p_value(pair.p),
+                _p_value(pair.p_holm) + (" *" if pair.significant else ""),
             ]
-            for key in METRIC_TITLES
-        ]
-        parts.append(_table(["metric", "mean over seeds", "std (points)"], rows))
-    parts += [f'<p class="muted">{_e(note)}</p>' for note in comparison.notes]
-    return "".join(parts)
+        )
+    seed_groups = [
+        {
+            "runs": group.runs,
+            "rows": [
+                [
+                    METRIC_TITLES[key],
+                    percent(group.mean[key]),
+                    "—" if group.std[key] is None else f"{100 * group.std[key]:.2f}",
+                ]
+                for key in METRIC_TITLES
+            ],
+        }
+        for group in comparison.seed_groups
+    ]
+    return render(
+        "report/comparison.html.j2",
+        figure=figure,
+        header=["rank", "run", *METRIC_TITLES.values()],
+        rows=rows,
+        pair_rows=pair_rows,
+        seed_groups=seed_groups,
+        warnings=getattr(comparison, "warnings", []),
+        notes=comparison.notes,
+    )
 
 
 def write_comparison_page(comparison: Any, path: str | os.PathLike[str]) -> Path:
     """A self-contained page with :func:`comparison_section`."""
-    title = "aigenbench comparison: " + ", ".join(r.name for r in comparison.runs)
-    document = (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{_e(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
-        f"<h1>{_e(title)}</h1>\n{comparison_section(comparison)}\n</body>\n</html>\n"
+    document = render(
+        "report/page.html.j2",
+        title="aigenbench comparison: " + ", ".join(r.name for r in comparison.runs),
+        subtitle=None,
+        contents=[],
+        sections=[comparison_section(comparison)],
     )
     return write_text_atomic(Path(path), document)
-
-
-__all__ = [
-    "SECTIONS",
-    "Report",
-    "ReportContext",
-    "comparison_section",
-    "render_html",
-    "write_comparison_page",
-    "write_report",
-]

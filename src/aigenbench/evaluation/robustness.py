@@ -12,7 +12,12 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ROBUSTNESS_DIR = "robustness"
 ROBUSTNESS_FILE = "robustness.json"
@@ -74,26 +79,40 @@ def csv_text(document: dict[str, Any]) -> str:
 
 
 def curves_figure(document: dict[str, Any]) -> bytes:
-    """One panel per kind: AUROC (and AP) on every evaluation image against the strength, the
-    clean score as a dashed line."""
+    """:func:`curves_plot` as a PNG."""
+    from aigenbench.evaluation.plots import _png
+
+    return _png(curves_plot(document))
+
+
+def curves_plot(document: dict[str, Any]) -> Figure:
+    """One panel per kind: AUROC and AP on every evaluation image and the Next AUROC (the
+    table's columns) against the strength, the clean AUROC as a dashed line. The axis starts
+    at 50 (chance) unless a value is lower."""
     from matplotlib.figure import Figure
 
-    from aigenbench.evaluation.plots import _png
+    from aigenbench.evaluation.plots import colour_floor
 
     kinds = list(dict.fromkeys(point["kind"] for point in document["points"]))
     figure = Figure(figsize=(4.2 * max(1, len(kinds)), 3.6), layout="constrained")
     axes_list = figure.subplots(1, max(1, len(kinds)), squeeze=False)[0]
     clean = document.get("clean")
+    shown: list[float] = []
     for axes, kind in zip(axes_list, kinds, strict=False):
         points = sorted(
             (p for p in document["points"] if p["kind"] == kind), key=lambda p: p["strength"]
         )
         strengths = [p["strength"] for p in points]
-        for key, marker in (("auroc", "o"), ("ap", "s")):
-            values = [
-                float("nan") if p["all"][key] is None else 100 * p["all"][key] for p in points
-            ]
-            axes.plot(strengths, values, marker=marker, label=key.upper())
+        for subset, key, marker, label in (
+            ("all", "auroc", "o", "AUROC all"),
+            ("all", "ap", "s", "AP all"),
+            ("next", "auroc", "^", "AUROC next"),
+        ):
+            values = [_percent_or_nan(p.get(subset, {}).get(key)) for p in points]
+            if all(v != v for v in values):  # no Next window (the last window's detector)
+                continue
+            shown += values
+            axes.plot(strengths, values, marker=marker, label=label)
         if clean is not None and clean["all"]["auroc"] is not None:
             axes.axhline(
                 100 * clean["all"]["auroc"], linestyle="--", color="grey", label="clean AUROC"
@@ -102,11 +121,17 @@ def curves_figure(document: dict[str, Any]) -> bytes:
             axes.invert_xaxis()  # left to right: milder to harsher
         axes.set_xlabel(KIND_TITLES.get(kind, kind))
         axes.set_ylabel("% (every evaluation image)")
-        axes.set_ylim(0, 101)
         axes.grid(alpha=0.3)
         axes.legend(loc="lower left", fontsize="small")
         axes.set_title(f"{kind}: window {document['window']}'s detector")
-    return _png(figure)
+    floor = colour_floor(np.array(shown, dtype=float) / 100) if shown else 50
+    for axes in axes_list:
+        axes.set_ylim(floor - 1, 101)  # a point at the floor stays visible
+    return figure
+
+
+def _percent_or_nan(value: float | None) -> float:
+    return float("nan") if value is None else 100 * value
 
 
 def write_curves(run_dir: str | os.PathLike[str], document: dict[str, Any]) -> Path:

@@ -184,7 +184,7 @@ def encoder_exposure(
     own = backbone_pretraining(spec) if pretrained else None
     dates = {name: plan.timeline[name] for window in plan.windows for name in window}
     table = []
-    for data in PRETRAINING_DATA:
+    for data in sorted(PRETRAINING_DATA, key=lambda data: data.cutoff):  # oldest first
         rows = exposure(data, plan.windows, dates)
         table.append(
             {

@@ -261,13 +261,22 @@ class ExperimentRunner:
 
     def strategy_summary(self) -> dict[str, Any]:
         """The continual strategy and what it cost per finished window (from the DONE records)."""
+        cumulative = self.plan.config.benchmark_type == "cumulative"
+
+        def named(name: str) -> str:
+            # The protocol's cumulative setting trains each window on every window so far (the
+            # only strategy it accepts is the default): that is not fine-tuning on one window.
+            return "cumulative" if cumulative and name == "finetune" else name
+
         name = self.config.strategy.name if self.config.strategy is not None else "finetune"
-        windows = {
-            str(k): self.dir.done_record(k).get("strategy", {})
-            for k in range(self.plan.n_windows)
-            if self.dir.is_done(k)
-        }
-        return {"name": name, "windows": windows}
+        windows = {}
+        for k in range(self.plan.n_windows):
+            if self.dir.is_done(k):
+                record = dict(self.dir.done_record(k).get("strategy", {}))
+                if "name" in record:
+                    record["name"] = named(str(record["name"]))
+                windows[str(k)] = record
+        return {"name": named(name), "windows": windows}
 
     def data_summary(self) -> dict[str, Any]:
         """What the experiment ran on: dataset, timeline, windows, sizes, unreadable images."""
