@@ -39,21 +39,30 @@ def crop(image: np.ndarray, top: int, left: int, height: int, width: int) -> np.
     return image[top : top + height, left : left + width]
 
 
-def crop_if_large(
-    image: np.ndarray, max_size: int | None, rng: np.random.Generator | None = None
-) -> np.ndarray:
-    """Crop to at most ``max_size`` x ``max_size`` (no padding): central when ``rng`` is None,
-    else at a random position. Smaller images are returned unchanged."""
-    height, width = image.shape[:2]
+def crop_if_large_box(
+    height: int, width: int, max_size: int | None, rng: np.random.Generator | None = None
+) -> tuple[int, int, int, int] | None:
+    """The ``(top, left, height, width)`` that :func:`crop_if_large` keeps of a ``height`` x
+    ``width`` image (None: the whole image), drawing from ``rng`` exactly as it does: the region
+    is known from the image's size alone, before any pixel is decoded."""
     if max_size is None or (height <= max_size and width <= max_size):
-        return image
+        return None
     crop_h, crop_w = min(height, max_size), min(width, max_size)
     if rng is None:
         top, left = (height - crop_h) // 2, (width - crop_w) // 2
     else:
         top = int(rng.integers(0, height - crop_h + 1))
         left = int(rng.integers(0, width - crop_w + 1))
-    return crop(image, top, left, crop_h, crop_w)
+    return top, left, crop_h, crop_w
+
+
+def crop_if_large(
+    image: np.ndarray, max_size: int | None, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """Crop to at most ``max_size`` x ``max_size`` (no padding): central when ``rng`` is None,
+    else at a random position. Smaller images are returned unchanged."""
+    box = crop_if_large_box(image.shape[0], image.shape[1], max_size, rng)
+    return image if box is None else crop(image, *box)
 
 
 def pad_to(image: np.ndarray, height: int, width: int, top: int, left: int) -> np.ndarray:
