@@ -134,7 +134,9 @@ def decode(data: bytes, region: tuple[int, int, int, int] | None = None) -> np.n
     if top < 0 or left < 0 or top + crop_h > height or left + crop_w > width:
         return None
     # The decoded area: the region plus two iMCUs of margin, its left edge on an iMCU boundary
-    # (libjpeg-turbo's requirement); the margin is what keeps the region's edges exact.
+    # (libjpeg-turbo's requirement). Without the left and right margins the region's edge columns
+    # differ from the full decode (the tests show it); the top and bottom ones cost two iMCU rows
+    # and guard the same way against the upsampling's context rows.
     mcu_w, mcu_h = _MCU_WIDTH[subsampling], _MCU_HEIGHT[subsampling]
     x0 = max(0, (left // mcu_w - 2) * mcu_w)
     y0 = max(0, (top // mcu_h - 2) * mcu_h)
