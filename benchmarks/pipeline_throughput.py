@@ -61,10 +61,23 @@ def make_photos(folder: Path, count: int = 64, side: int = 512) -> None:
         crop.save(folder / f"photo_{index:03d}.jpg", quality=90)
 
 
+DECODE_SECONDS = [0.0]
+"""Time spent decoding inside the pipelines since the last reset (for the decode share)."""
+
+
 def ours(stage: str, input_size: int):
-    """Our pipeline: bytes -> normalised float tensor(s)."""
+    """Our pipeline: bytes -> normalised float tensor(s). The image goes in still encoded, as
+    the datasets pass it: crop-if-large decodes only its region (timed into DECODE_SECONDS)."""
     from aigenbench.data.decode import EncodedImage
     from aigenbench.data.pipelines import EvalPipeline, TrainPipeline
+
+    class TimedImage(EncodedImage):
+        def decode(self, region=None):
+            started = time.perf_counter()
+            try:
+                return super().decode(region)
+            finally:
+                DECODE_SECONDS[0] += time.perf_counter() - started
 
     mean = torch.tensor(CLIP_MEAN).view(3, 1, 1) * 255
     std = torch.tensor(CLIP_STD).view(3, 1, 1) * 255
@@ -74,32 +87,9 @@ def ours(stage: str, input_size: int):
 
     if stage == "train":
         pipeline = TrainPipeline(input_size=input_size, crop="resize")
-        return lambda data, image_id: normalise(pipeline(EncodedImage(data), image_id, 0, 0, 0))
+        return lambda data, image_id: normalise(pipeline(TimedImage(data), image_id, 0, 0, 0))
     evaluation = EvalPipeline(input_size=input_size, crop="resize")
-    return lambda data, image_id: [normalise(c) for c in evaluation(EncodedImage(data), image_id)]
-
-
-def ours_decode(stage: str):
-    """Only the decoding part of :func:`ours`: crop-if-large's region, decoded (what the
-    datasets hand to the pipelines is the encoded image; the region decode happens there)."""
-    from aigenbench.data.decode import EncodedImage, decoded_crop_if_large
-    from aigenbench.data.seeding import BENCHMARK_AUGMENTATION_SEED, Stream, sample_rng
-
-    def run(data: bytes, image_id: int):
-        rng = None
-        if stage == "train":
-            rng = sample_rng(Stream.TRAIN_DETERMINISTIC, BENCHMARK_AUGMENTATION_SEED, image_id, 0)
-        return decoded_crop_if_large(EncodedImage(data), 1080, rng)
-
-    return run
-
-
-def reference_decode(stage: str):
-    """Only the decoding part of :func:`reference` (PIL, whole image)."""
-    from PIL import Image
-
-    del stage
-    return lambda data, image_id: Image.open(io.BytesIO(data)).convert("RGB")
+    return lambda data, image_id: [normalise(c) for c in evaluation(TimedImage(data), image_id)]
 
 
 def reference(stage: str, input_size: int):
@@ -203,43 +193,47 @@ def reference(stage: str, input_size: int):
         random.seed(seed)
         np.random.seed(seed % 2**32)
         torch.manual_seed(seed)
-        return steps(Image.open(io.BytesIO(data)).convert("RGB"))
+        started = time.perf_counter()
+        image = Image.open(io.BytesIO(data)).convert("RGB")
+        DECODE_SECONDS[0] += time.perf_counter() - started
+        return steps(image)
 
     return run
 
 
-def rate(run, blobs: list[bytes]) -> float:
-    """Images per second of ``run`` over ``blobs`` (one pass, image IDs 0..n-1)."""
+def timed_pass(run, blobs: list[bytes]) -> tuple[float, float]:
+    """(images per second, share of the time spent decoding) of one pass of ``run``."""
+    DECODE_SECONDS[0] = 0.0
     started = time.perf_counter()
     for image_id, data in enumerate(blobs):
         run(data, image_id)
-    return len(blobs) / (time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return len(blobs) / seconds, DECODE_SECONDS[0] / seconds
 
 
 def compare(blobs: list[bytes], stage: str, input_size: int, rounds: int) -> dict[str, float]:
     """Official-style and aigenbench side by side on the same files, interleaved pass by pass
     (so a change in the machine's load hits both alike); medians over ``rounds``."""
-    runs = {
-        "official": reference(stage, input_size),
-        "ours": ours(stage, input_size),
-        "official_decode": reference_decode(stage),
-        "ours_decode": ours_decode(stage),
-    }
+    runs = {"official": reference(stage, input_size), "ours": ours(stage, input_size)}
     for run in runs.values():  # warm-up: imports, caches, allocator
         for image_id, data in enumerate(blobs[:5]):
             run(data, image_id)
     rates: dict[str, list[float]] = {name: [] for name in runs}
+    shares: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
         for name, run in runs.items():
-            rates[name].append(rate(run, blobs))
-    return {name: float(np.median(values)) for name, values in rates.items()}
+            speed, share = timed_pass(run, blobs)
+            rates[name].append(speed)
+            shares[name].append(share)
+    result = {name: float(np.median(values)) for name, values in rates.items()}
+    result.update({f"{name}_decode_share": float(np.median(shares[name])) for name in runs})
+    return result
 
 
 def table_rows(mix: str, count: int, stage: str, rates: dict[str, float]) -> str:
     """One Markdown row: img/s per core of both, ratio, decode share, cores for 1,000 img/s."""
     official, ours_rate = rates["official"], rates["ours"]
-    share_official = official / rates["official_decode"]
-    share_ours = ours_rate / rates["ours_decode"]
+    share_official, share_ours = rates["official_decode_share"], rates["ours_decode_share"]
     label = {"eval": "evaluation", "train": "training"}[stage]
     return (
         f"| {mix} ({count} files) | {label} | {official:.1f} | {ours_rate:.1f} | "

@@ -268,3 +268,27 @@ def test_damaged_jpeg_below_the_region_is_still_refused(mini_mix) -> None:
     data = mini_mix[-1]
     with pytest.raises(decode.UnreadableImage, match="truncated JPEG"):
         decode_image(data[: len(data) // 2], region=(0, 0, 8, 8))
+
+
+@pytest.mark.parametrize("encoder", ops.JPEG_ENCODERS)
+def test_jpeg_degradation_reads_back_what_opencv_reads(encoder) -> None:
+    """The mandatory JPEG step decodes its own bytes through TurboJPEG: the pixels OpenCV gives."""
+    import cv2
+
+    images = [
+        _textured(61, 83),
+        _textured(32, 32, seed=2),
+        np.repeat(_textured(45, 29)[:, :, :1], 3, 2),
+    ]
+    for image in images:
+        for quality in (1, 30, 50, 75, 95, 100):
+            if encoder == "opencv":
+                bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+                _, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+                encoded = data.tobytes()
+            else:
+                encoded = _encode(Image.fromarray(image), "JPEG", quality=quality)
+            expected = cv2.cvtColor(
+                cv2.imdecode(np.frombuffer(encoded, np.uint8), 1), cv2.COLOR_BGR2RGB
+            )
+            assert np.array_equal(ops.jpeg(image, quality, encoder), expected), quality
