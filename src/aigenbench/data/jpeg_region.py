@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -91,18 +92,17 @@ def _library() -> ctypes.CDLL | None:
     return None
 
 
-_handles: dict[int, int] = {}
-"""One decompressor per process (loader workers are forked: a handle is never shared)."""
+_local = threading.local()
+"""One decompressor per thread and process (a TurboJPEG handle is not thread-safe, and loader
+workers are forked: a handle is never shared)."""
 
 
 def _handle(lib: ctypes.CDLL) -> int | None:
-    pid = os.getpid()
-    if pid not in _handles:
-        handle = lib.tj3Init(_TJINIT_DECOMPRESS)
-        if not handle:
-            return None
-        _handles[pid] = handle
-    return _handles[pid]
+    owner = (os.getpid(), threading.get_ident())
+    if getattr(_local, "owner", None) != owner:
+        _local.handle = lib.tj3Init(_TJINIT_DECOMPRESS) or None
+        _local.owner = owner
+    return _local.handle
 
 
 def available() -> bool:
