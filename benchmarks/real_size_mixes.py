@@ -16,6 +16,8 @@ The pixels are photo-like so that file sizes and decode times are realistic: the
 shipped with scikit-image and scikit-learn, upscaled, with fine texture (a second photograph at
 its native scale) and sensor-like noise added; never flat colours. Files are written once per
 folder (a ``mix.json`` lists them) and reused; the content depends only on the mix name.
+``--check-exact`` checks, on every file, that decoding only crop-if-large's region gives the
+pixels of the full decode followed by the crop (central and seeded regions).
 """
 
 from __future__ import annotations
@@ -161,15 +163,63 @@ def default_folder(mix: str) -> Path:
     return Path.home() / ".cache" / "aigenbench" / "benchmark_mixes" / f"{mix}_v{VERSION}"
 
 
+def full_decode(data: bytes) -> np.ndarray:
+    """The whole image the way aigenbench decoded before region decoding: OpenCV for JPEG and
+    PNG, PIL otherwise, then the EXIF orientation."""
+    from PIL import Image
+
+    from aigenbench.data import decode
+
+    image = Image.open(io.BytesIO(data))
+    modes = ("RGB", "L", "RGBA", "LA", "P", "PA", "1", "I;16")
+    usual = image.format in ("JPEG", "PNG") and image.mode in modes
+    array = decode._decode_cv2(data) if usual else None
+    if array is None:
+        array = decode._decode_pil(image)
+    return np.ascontiguousarray(decode.apply_orientation(array, decode._orientation(image)))
+
+
+def check_exact(files: list[Path], copies: int = 4) -> int:
+    """Every file: crop-if-large's region decoded alone (central, and ``copies`` seeded training
+    regions) equals the full decode followed by the crop, bit for bit. Returns the regions
+    compared; raises AssertionError naming the first file that differs."""
+    from aigenbench.data import ops
+    from aigenbench.data.decode import EncodedImage, decode_image, decoded_crop_if_large
+    from aigenbench.data.seeding import BENCHMARK_AUGMENTATION_SEED, Stream, sample_rng
+
+    compared = 0
+    for image_id, path in enumerate(files):
+        data = path.read_bytes()
+        full = full_decode(data)
+        assert np.array_equal(decode_image(data), full), f"{path.name}: full decode differs"
+        region = decoded_crop_if_large(EncodedImage(data), 1080)
+        assert np.array_equal(region, ops.crop_if_large(full, 1080)), f"{path.name}: central"
+        for copy in range(copies):
+            keys = (Stream.TRAIN_DETERMINISTIC, BENCHMARK_AUGMENTATION_SEED, image_id, copy)
+            region = decoded_crop_if_large(EncodedImage(data), 1080, sample_rng(*keys))
+            expected = ops.crop_if_large(full, 1080, sample_rng(*keys))
+            assert np.array_equal(region, expected), f"{path.name}: training copy {copy}"
+        compared += 1 + copies
+    return compared
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mix", choices=MIXES, default="proportions")
     parser.add_argument("--folder", type=Path, default=None, help="where to write (a cache)")
+    parser.add_argument(
+        "--check-exact",
+        action="store_true",
+        help="check that region decoding equals the full decode + crop on every file",
+    )
     args = parser.parse_args()
     folder = args.folder or default_folder(args.mix)
     files = ensure_mix(args.mix, folder)
     total = sum(path.stat().st_size for path in files)
     print(f"{args.mix}: {len(files)} files, {total / 1e6:.1f} MB in {folder}")
+    if args.check_exact:
+        compared = check_exact(files)
+        print(f"exact: {compared} regions of {len(files)} files equal the full decode + crop")
 
 
 if __name__ == "__main__":

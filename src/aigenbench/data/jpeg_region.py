@@ -15,7 +15,11 @@ so :func:`decode` decodes a margin of two iMCUs (16-64 pixels) around the region
 the tests compare region and full decodes on every subsampling, odd sizes, progressive files and
 every region position. Anything unusual (not 8-bit, lossless, CMYK/YCCK/RGB colour spaces, unknown
 subsampling) or any warning or error from the library returns None: the caller then decodes the
-whole image the usual way, so a damaged file fails (or not) exactly as it did before.
+whole image the usual way, so a damaged file fails (or not) exactly as it did before. One
+difference remains: damage that lies wholly below the region of a single-scan JPEG is never read
+(libjpeg-turbo stops after the region's last row), where the full decode warned, filled the damaged
+rows and went on; the region's pixels are the same either way (``aigenbench data check`` still
+decodes every image whole).
 """
 
 from __future__ import annotations
