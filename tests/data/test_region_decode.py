@@ -292,3 +292,45 @@ def test_jpeg_degradation_reads_back_what_opencv_reads(encoder) -> None:
                 cv2.imdecode(np.frombuffer(encoded, np.uint8), 1), cv2.COLOR_BGR2RGB
             )
             assert np.array_equal(ops.jpeg(image, quality, encoder), expected), quality
+
+
+def test_datasets_hand_encoded_images_only_to_pipelines_that_decode_regions(tiny_synth) -> None:
+    """A pipeline of the user's own (no ``decodes_regions``) still gets decoded pixels; ours get
+    the encoded image, and both give the same tensors."""
+    import torch
+
+    from aigenbench.data.loading import EvaluationDataset, TrainingDataset
+    from aigenbench.data.sources import open_source
+
+    source = open_source(tiny_synth)
+    generators = source.generators("train")
+    ids = list(range(6))
+    names = sorted(set(generators))
+    seen: list[type] = []
+
+    class OwnPipeline:
+        def __init__(self) -> None:
+            self.inner = TrainPipeline(input_size=16, maximum_processing_size=20)
+
+        def __call__(self, image, image_id, copy=0, window=0, epoch=0):
+            seen.append(type(image))
+            return self.inner(image, image_id, copy, window, epoch)
+
+    own = TrainingDataset(source, ids, [generators[i] for i in ids], names, OwnPipeline())
+    ours = TrainingDataset(
+        source,
+        ids,
+        [generators[i] for i in ids],
+        names,
+        TrainPipeline(16, maximum_processing_size=20),
+    )
+    for index in range(len(ids)):
+        assert torch.equal(own[index]["image"], ours[index]["image"])
+    assert seen and all(kind is np.ndarray for kind in seen)
+
+    validation = source.generators("validation")
+    evaluation = EvalPipeline(input_size=16, maximum_processing_size=20)
+    dataset = EvaluationDataset(source, ids, [validation[i] for i in ids], names, evaluation)
+    for index, row_id in enumerate(ids):
+        pixels = decode_image(source.read("validation", row_id))
+        assert torch.equal(dataset[index]["crops"][0], evaluation(pixels, row_id)[0])
