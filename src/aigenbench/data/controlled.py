@@ -19,6 +19,7 @@ import numpy as np
 
 from aigenbench.data import ops
 from aigenbench.data.crops import EvalCrop
+from aigenbench.data.decode import EncodedImage
 from aigenbench.data.pipelines import EvalPipeline, Trace
 from aigenbench.data.seeding import BENCHMARK_AUGMENTATION_SEED, Stream, sample_rng
 from aigenbench.errors import ConfigError
@@ -106,7 +107,9 @@ class ControlledDegradation(EvalPipeline):
         self.kind = kind
         self.strength = check_strength(kind, strength)
 
-    def degrade(self, image: np.ndarray, image_id: int, trace: Trace = None) -> np.ndarray:
+    def degrade(
+        self, image: np.ndarray | EncodedImage, image_id: int, trace: Trace = None
+    ) -> np.ndarray:
         image = super().degrade(image, image_id)  # crop-if-large only: degradations are off
         rng = sample_rng(Stream.ROBUSTNESS, self.seed, image_id)
         return degrade(image, self.kind, self.strength, rng)

@@ -13,8 +13,12 @@ Refused, with the reason in the error: zero-byte files, non-image bytes, truncat
 files, and images above ``max_pixels`` (decompression bombs are refused from their header,
 before any pixel is decoded, so they cost neither time nor memory).
 
-JPEG and PNG go through OpenCV (faster than PIL); anything else, and anything OpenCV refuses,
-goes through PIL, which also supplies the reason of a failure.
+Decoders, the fastest that gives these exact pixels: 8-bit YCbCr and grayscale JPEGs go through
+libjpeg-turbo's TurboJPEG API (:mod:`aigenbench.data.jpeg_region`: it can decode a region only,
+see ``region``), 8-bit PNGs through libspng (``pyspng``), the other PNGs, still WebP and the
+other JPEGs through OpenCV (faster than PIL; the same
+pixels, which the tests check); anything else, and anything those refuse, goes through PIL, which
+also supplies the reason of a failure.
 """
 
 from __future__ import annotations
@@ -22,20 +26,28 @@ from __future__ import annotations
 import io
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from aigenbench.data import jpeg_region, ops
 from aigenbench.data.opencv import cv2
 from aigenbench.errors import DataError
+
+try:
+    import pyspng as _spng
+except ImportError:  # optional speed-up: OpenCV decodes PNGs without it
+    _spng = None
 
 DEFAULT_MAX_PIXELS = 1 << 27
 """Largest accepted image, in pixels (134 Mpx, e.g. 11585x11585: 400 MB once decoded)."""
 
 _IMREAD_RGB = getattr(cv2, "IMREAD_COLOR_RGB", None)
 _ORIENTATION_TAG = 0x0112
-_CV2_FORMATS = {"JPEG", "PNG", "MPO"}
+_CV2_FORMATS = {"JPEG", "PNG", "MPO", "WEBP"}
+_JPEG_FORMATS = {"JPEG", "MPO"}
 
 
 class UnreadableImage(DataError):
@@ -51,10 +63,21 @@ class UnreadableImage(DataError):
         return UnreadableImage(self.reason, where)
 
 
+Box = tuple[int, int, int, int]
+"""``(top, left, height, width)`` of a region, in pixels."""
+
+
 def decode_image(
-    data: bytes | bytearray | memoryview, max_pixels: int = DEFAULT_MAX_PIXELS
+    data: bytes | bytearray | memoryview,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    region: Box | None = None,
 ) -> np.ndarray:
-    """Decode encoded image bytes to an RGB ``uint8`` array ``[H, W, 3]`` (see the module doc)."""
+    """Decode encoded image bytes to an RGB ``uint8`` array ``[H, W, 3]`` (see the module doc).
+
+    ``region``: only that part of the upright image (after the EXIF orientation), equal bit for bit
+    to ``decode_image(data)[top : top + height, left : left + width]``; JPEGs then decode only the
+    region (:mod:`aigenbench.data.jpeg_region`), other formats decode whole and are cut.
+    """
     if data is None or len(data) == 0:
         raise UnreadableImage("empty file (0 bytes)")
     data = bytes(data)
@@ -65,20 +88,34 @@ def decode_image(
     if width * height > max_pixels:
         raise too_large(f"{width}x{height} = {width * height:,} pixels", max_pixels)
     orientation = _orientation(image)
+    stored = None if region is None else stored_box(region, orientation, height, width)
     array: np.ndarray | None = None
-    if image.format in _CV2_FORMATS and image.mode in (
-        "RGB",
-        "L",
-        "RGBA",
-        "LA",
-        "P",
-        "PA",
-        "1",
-        "I;16",
+    if (
+        image.format in _CV2_FORMATS
+        and image.mode
+        in (
+            "RGB",
+            "L",
+            "RGBA",
+            "LA",
+            "P",
+            "PA",
+            "1",
+            "I;16",
+        )
+        and not getattr(image, "is_animated", False)
     ):
-        if image.format != "PNG" and _jpeg_truncated(data):
+        jpeg = image.format in _JPEG_FORMATS
+        if jpeg and _jpeg_truncated(data):
             raise UnreadableImage("truncated JPEG (no end-of-image marker after the last scan)")
-        array = _decode_cv2(data)
+        if jpeg and image.mode in ("RGB", "L"):
+            array = jpeg_region.decode(data, stored)
+            expected = (height, width) if stored is None else stored[2:]
+            if array is not None and array.shape[:2] == expected:
+                return np.ascontiguousarray(apply_orientation(array, orientation))
+        array = _decode_spng(data) if image.format == "PNG" else None
+        if array is None:
+            array = _decode_cv2(data)
     if array is None:
         array = _decode_pil(image)
     if array.shape[0] != height or array.shape[1] != width:
@@ -87,7 +124,68 @@ def decode_image(
             f"decoded size {array.shape[1]}x{array.shape[0]} differs from the header's "
             f"{width}x{height}"
         )
+    if stored is not None:
+        top, left, crop_h, crop_w = stored
+        array = array[top : top + crop_h, left : left + crop_w]
     return np.ascontiguousarray(apply_orientation(array, orientation))
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    """An image not decoded yet: what the pipelines accept instead of pixels so that
+    crop-if-large, which knows its region from the size alone, decodes only that region
+    (:func:`decoded_crop_if_large`)."""
+
+    data: bytes
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    def size(self) -> tuple[int, int]:
+        """``(height, width)`` of the upright image, from the header (:func:`upright_size`)."""
+        return upright_size(self.data, self.max_pixels)
+
+    def decode(self, region: Box | None = None) -> np.ndarray:
+        """:func:`decode_image` of these bytes (of ``region`` only, when given)."""
+        return decode_image(self.data, self.max_pixels, region)
+
+
+def decoded_crop_if_large(
+    image: np.ndarray | EncodedImage, max_size: int | None, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """:func:`aigenbench.data.ops.crop_if_large` of ``image``, decoding only the kept region when
+    ``image`` is still encoded: the same draws from ``rng``, the same pixels bit for bit."""
+    if isinstance(image, np.ndarray):
+        return ops.crop_if_large(image, max_size, rng)
+    height, width = image.size()
+    return image.decode(ops.crop_if_large_box(height, width, max_size, rng))
+
+
+def upright_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """``(height, width)`` of the upright image (after the EXIF orientation), from the header
+    alone; the same refusals as :func:`decode_image` for what the header shows (empty, not an
+    image, invalid size, decompression bomb)."""
+    if data is None or len(data) == 0:
+        raise UnreadableImage("empty file (0 bytes)")
+    image = _open_header(bytes(data), max_pixels)
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise UnreadableImage(f"invalid size {width}x{height}")
+    if width * height > max_pixels:
+        raise too_large(f"{width}x{height} = {width * height:,} pixels", max_pixels)
+    return (width, height) if _orientation(image) in (5, 6, 7, 8) else (height, width)
+
+
+def stored_box(region: Box, orientation: int, height: int, width: int) -> Box:
+    """The box of the stored (not yet oriented) ``height`` x ``width`` image that
+    :func:`apply_orientation` turns into ``region`` of the upright image."""
+    top, left, crop_h, crop_w = region
+    if orientation in (5, 6, 7, 8):
+        # Transposed: upright rows are stored columns and upright columns stored rows.
+        rows = (height - left - crop_w) if orientation in (6, 7) else left
+        columns = (width - top - crop_h) if orientation in (7, 8) else top
+        return rows, columns, crop_w, crop_h
+    rows = (height - top - crop_h) if orientation in (3, 4) else top
+    columns = (width - left - crop_w) if orientation in (2, 3) else left
+    return rows, columns, crop_h, crop_w
 
 
 def decode_file(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -161,6 +259,24 @@ def _decode_cv2(data: bytes) -> np.ndarray | None:
         return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     except cv2.error:
         return None
+
+
+def _decode_spng(data: bytes) -> np.ndarray | None:
+    """libspng (``pyspng``), 1.5x faster than OpenCV's PNG decoder, for the non-interlaced 8-bit
+    gray, RGB and RGBA PNGs only (the pixels OpenCV gives: alpha dropped, gray replicated; the
+    tests compare them); None for anything else, an error included (OpenCV then decides: interlaced,
+    16-bit, palette and gray + alpha PNGs are its, as before)."""
+    if _spng is None or len(data) < 29 or data[24] != 8 or data[25] not in (0, 2, 6) or data[28]:
+        return None
+    try:
+        array = _spng.load(data)
+    except Exception:  # libspng's errors: the usual decoder gives the verdict
+        return None
+    if array.dtype != np.uint8:
+        return None
+    if array.ndim == 2:
+        return np.repeat(array[:, :, None], 3, axis=2)
+    return array[:, :, :3]
 
 
 def _decode_pil(image: Image.Image) -> np.ndarray:

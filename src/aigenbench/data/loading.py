@@ -24,7 +24,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from aigenbench.data.decode import DEFAULT_MAX_PIXELS, UnreadableImage, decode_image
+from aigenbench.data.decode import (
+    DEFAULT_MAX_PIXELS,
+    EncodedImage,
+    UnreadableImage,
+    decode_image,
+)
 from aigenbench.data.pipelines import EvalPipeline, TrainPipeline
 from aigenbench.data.seeding import BENCHMARK_AUGMENTATION_SEED, Stream, sample_rng
 from aigenbench.data.sources import ImageSource
@@ -45,6 +50,17 @@ def worker_init_fn(worker_id: int) -> None:
 def limit_threads() -> None:
     """One torch thread; OpenCV is single-threaded already (``aigenbench.data.opencv``)."""
     torch.set_num_threads(1)
+
+
+def read_image(
+    source: ImageSource, split: str, row_id: int, pipeline: object, max_pixels: int
+) -> np.ndarray | EncodedImage:
+    """Row ``row_id`` as ``pipeline`` takes it: still encoded when the pipeline
+    ``decodes_regions`` (its crop-if-large decodes only the region it keeps), else decoded."""
+    data = source.read(split, row_id)
+    if getattr(pipeline, "decodes_regions", False):
+        return EncodedImage(bytes(data), max_pixels)
+    return decode_image(data, max_pixels)
 
 
 def _label_of(generator: str) -> int:
@@ -109,9 +125,8 @@ class TrainingDataset(Dataset):
         if not 0 <= index < len(self):
             raise IndexError(f"sample {index} out of range (0..{len(self) - 1})")
         position, copy = divmod(index, self.augmentation_factor)
-        position, image = self._decoded(position)
+        position, tensor = self._pipelined(position, copy, epoch)
         row_id = int(self.ids[position])
-        tensor = self.pipeline(image, row_id, copy, self.window, epoch)
         return {
             "image": tensor,
             "label": int(self.labels[position]),
@@ -128,16 +143,22 @@ class TrainingDataset(Dataset):
         except UnreadableImage as error:
             raise error.at(f"ID {row_id} ({self.source.describe(self.split, row_id)})") from None
 
-    def _decoded(self, position: int) -> tuple[int, np.ndarray]:
-        """(position, image) of the row, or of its deterministic replacement when unreadable."""
+    def _pipelined(self, position: int, copy: int, epoch: int) -> tuple[int, torch.Tensor]:
+        """(position, tensor) of the row, or of its deterministic replacement when unreadable.
+
+        The pipeline gets the image still encoded when it ``decodes_regions`` (crop-if-large then
+        decodes only its region), so decoding can fail inside it: both are tried together."""
         original = position
         label = int(self.labels[position])
         candidates = self._same_label[label]
         for attempt in range(MAX_REPLACEMENT_TRIES):
+            row_id = int(self.ids[position])
             try:
-                return position, self.decode_row(position)
+                image = read_image(self.source, self.split, row_id, self.pipeline, self.max_pixels)
+                return position, self.pipeline(image, row_id, copy, self.window, epoch)
             except UnreadableImage as error:
-                self._report(int(self.ids[position]), error)
+                where = f"ID {row_id} ({self.source.describe(self.split, row_id)})"
+                self._report(row_id, error.at(where))
             rng = sample_rng(Stream.REPLACEMENT, self.seed, int(self.ids[original]), attempt)
             position = int(candidates[int(rng.integers(0, len(candidates)))])
         raise DataError(
@@ -199,7 +220,7 @@ class EvaluationDataset(Dataset):
         row_id = int(self.ids[index])
         valid = True
         try:
-            image = decode_image(self.source.read(self.split, row_id), self.max_pixels)
+            image = read_image(self.source, self.split, row_id, self.pipeline, self.max_pixels)
             crops = self.pipeline(image, row_id)
         except UnreadableImage as error:
             self._report(

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from aigenbench.data import jpeg_region
 from aigenbench.data.opencv import cv2
 
 Interpolation = Literal["nearest", "bilinear", "bicubic", "lanczos"]
@@ -39,21 +40,30 @@ def crop(image: np.ndarray, top: int, left: int, height: int, width: int) -> np.
     return image[top : top + height, left : left + width]
 
 
-def crop_if_large(
-    image: np.ndarray, max_size: int | None, rng: np.random.Generator | None = None
-) -> np.ndarray:
-    """Crop to at most ``max_size`` x ``max_size`` (no padding): central when ``rng`` is None,
-    else at a random position. Smaller images are returned unchanged."""
-    height, width = image.shape[:2]
+def crop_if_large_box(
+    height: int, width: int, max_size: int | None, rng: np.random.Generator | None = None
+) -> tuple[int, int, int, int] | None:
+    """The ``(top, left, height, width)`` that :func:`crop_if_large` keeps of a ``height`` x
+    ``width`` image (None: the whole image), drawing from ``rng`` exactly as it does: the region
+    is known from the image's size alone, before any pixel is decoded."""
     if max_size is None or (height <= max_size and width <= max_size):
-        return image
+        return None
     crop_h, crop_w = min(height, max_size), min(width, max_size)
     if rng is None:
         top, left = (height - crop_h) // 2, (width - crop_w) // 2
     else:
         top = int(rng.integers(0, height - crop_h + 1))
         left = int(rng.integers(0, width - crop_w + 1))
-    return crop(image, top, left, crop_h, crop_w)
+    return top, left, crop_h, crop_w
+
+
+def crop_if_large(
+    image: np.ndarray, max_size: int | None, rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """Crop to at most ``max_size`` x ``max_size`` (no padding): central when ``rng`` is None,
+    else at a random position. Smaller images are returned unchanged."""
+    box = crop_if_large_box(image.shape[0], image.shape[1], max_size, rng)
+    return image if box is None else crop(image, *box)
 
 
 def pad_to(image: np.ndarray, height: int, width: int, top: int, left: int) -> np.ndarray:
@@ -287,8 +297,8 @@ def jpeg(image: np.ndarray, quality: int, encoder: JpegEncoder = "opencv") -> np
     """JPEG-compress and decompress. Quality is clamped to 1..100 (both encoders treat 101 as 100).
 
     Both encoders are libjpeg(-turbo) with the same defaults (4:2:0, optimised tables off); the
-    decoded image is read back with OpenCV either way (byte-identical to PIL's decoder for the
-    same bitstream, which the tests check).
+    decoded image is read back with OpenCV's pixels either way (byte-identical to PIL's decoder for
+    the same bitstream, which the tests check), through TurboJPEG when it is there (faster).
     """
     quality = max(1, min(100, int(quality)))
     if encoder == "opencv":
@@ -304,6 +314,10 @@ def jpeg(image: np.ndarray, quality: int, encoder: JpegEncoder = "opencv") -> np
         buffer = np.frombuffer(stream.getbuffer(), dtype=np.uint8)
     else:
         raise ValueError(f"unknown JPEG encoder {encoder!r}; use one of {JPEG_ENCODERS}")
+    # libjpeg-turbo's TurboJPEG decoder gives OpenCV's pixels (the tests compare them), faster.
+    pixels = jpeg_region.decode(buffer.tobytes())
+    if pixels is not None:
+        return pixels
     decoded = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
     if decoded is None:  # cannot happen for bytes both encoders just wrote
         raise ValueError(f"the {encoder} JPEG encoder wrote bytes OpenCV cannot decode")

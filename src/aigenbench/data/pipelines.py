@@ -14,6 +14,11 @@ class path (``data.train_pipeline: {class_path: my.module.MyPipeline, init_args:
 built with the same keyword arguments as the default (``input_size``, ``crop``, ``seed``,
 ``maximum_processing_size`` and the pipeline's own), ``init_args`` overriding them.
 Normalisation is not done here: tensors stay ``uint8`` and the model normalises on its device.
+
+Both pipelines take the image decoded (an array) or still encoded (a
+:class:`~aigenbench.data.decode.EncodedImage`, what the datasets pass when ``decodes_regions``):
+crop-if-large then draws its region from the image's size and decodes only that region, with the
+same draws and the same pixels as decoding first.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from aigenbench.classpath import instantiate
 from aigenbench.data import ops
 from aigenbench.data.config import check_eval_jpeg_quality
 from aigenbench.data.crops import EVAL_CROPS, TRAIN_CROPS, EvalCrop, TrainCrop
+from aigenbench.data.decode import EncodedImage, decoded_crop_if_large
 from aigenbench.data.seeding import BENCHMARK_AUGMENTATION_SEED, Stream, sample_rng
 from aigenbench.errors import ConfigError, ProtocolError
 from aigenbench.protocol.degradations import degradation_code
@@ -397,11 +403,15 @@ class TrainPipeline:
         self.rot90 = rot90
         self.hflip = hflip
 
+    decodes_regions = True
+    """The datasets may pass an :class:`EncodedImage` (set False in a subclass that needs the
+    decoded pixels before crop-if-large)."""
+
     def deterministic_part(
-        self, image: np.ndarray, image_id: int, copy: int, trace: Trace = None
+        self, image: np.ndarray | EncodedImage, image_id: int, copy: int, trace: Trace = None
     ) -> np.ndarray:
         rng = sample_rng(Stream.TRAIN_DETERMINISTIC, self.seed, image_id, copy)
-        image = ops.crop_if_large(image, self.maximum_processing_size, rng)
+        image = decoded_crop_if_large(image, self.maximum_processing_size, rng)
         if self.augmentation is not None:
             image = (
                 self.augmentation(image, rng, trace)
@@ -444,7 +454,12 @@ class TrainPipeline:
         return image
 
     def __call__(
-        self, image: np.ndarray, image_id: int, copy: int = 0, window: int = 0, epoch: int = 0
+        self,
+        image: np.ndarray | EncodedImage,
+        image_id: int,
+        copy: int = 0,
+        window: int = 0,
+        epoch: int = 0,
     ) -> torch.Tensor:
         image = self.deterministic_part(image, image_id, copy)
         return ops.to_tensor(self.stochastic_part(image, image_id, copy, window, epoch))
@@ -485,8 +500,14 @@ class EvalPipeline:
             EvaluationDegradations(jpeg_quality, jpeg_quality_range) if degradations else None
         )
 
-    def degrade(self, image: np.ndarray, image_id: int, trace: Trace = None) -> np.ndarray:
-        image = ops.crop_if_large(image, self.maximum_processing_size)
+    decodes_regions = True
+    """The datasets may pass an :class:`EncodedImage` (set False in a subclass that needs the
+    decoded pixels before crop-if-large)."""
+
+    def degrade(
+        self, image: np.ndarray | EncodedImage, image_id: int, trace: Trace = None
+    ) -> np.ndarray:
+        image = decoded_crop_if_large(image, self.maximum_processing_size)
         if self.degradations is None:
             return image
         rng = sample_rng(Stream.EVALUATION, self.seed, image_id)
@@ -532,7 +553,7 @@ class EvalPipeline:
         """What an unreadable image becomes: one black crop at the input size."""
         return [torch.zeros((3, self.input_size, self.input_size), dtype=torch.uint8)]
 
-    def __call__(self, image: np.ndarray, image_id: int) -> list[torch.Tensor]:
+    def __call__(self, image: np.ndarray | EncodedImage, image_id: int) -> list[torch.Tensor]:
         image = self.degrade(image, image_id)
         if self.before_crops is not None:  # a method's augmentation, after the degradations
             image = self.before_crops(image, sample_rng(Stream.EVALUATION, self.seed, image_id, 1))
