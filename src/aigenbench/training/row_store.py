@@ -420,6 +420,24 @@ class RowStore:
         self._filled[items] = marks.astype(np.uint8)
         self._filled.flush()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What a DataLoader worker receives: the settings, not the mapped tables (a memory map
+        would be pickled as a copy of the whole table); it maps them again, read-only."""
+        state = {
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in ("_rows", "_checksums", "_filled", "_say")
+        }
+        state["writable"] = False
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._say = lambda text: None
+        self._rows, self._checksums, self._filled = (
+            self._map(name, "r", shape, dtype) for name, shape, dtype in self._tables()
+        )
+
     def close(self) -> None:
         for table in (self._rows, self._checksums, self._filled):
             if self.writable:

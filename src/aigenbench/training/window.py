@@ -45,6 +45,7 @@ from aigenbench.training.interrupts import (
     StopEvaluationOnSignal,
 )
 from aigenbench.training.logs import WINDOWS_VERSION, TrainingRates, log_window_metrics
+from aigenbench.training.pixel_cache import PixelCache, PixelDataModule
 from aigenbench.training.progress import WindowProgressBar
 
 if TYPE_CHECKING:
@@ -144,6 +145,7 @@ class WindowJob:
         self._previous = previous
         self._final: Detector | None = None
         self._features: CachedFeatures | None = None
+        self._pixels: PixelCache | None = None
 
     # ------------------------------------------------------------------------------ weights
 
@@ -545,6 +547,8 @@ class WindowJob:
         store = cache.fill_training(module, datamodule, self.eval_trainer()) if cache else None
         if store is not None:
             data = FeatureDataModule(datamodule, train_store=store)
+        elif self.config.data.pixel_cache:
+            data = PixelDataModule(datamodule, self._pixel_cache())
         trainer.fit(
             module,
             datamodule=data,
@@ -605,6 +609,14 @@ class WindowJob:
             )
         return self._features
 
+    def _pixel_cache(self) -> PixelCache:
+        """The experiment's pixel stores (``data.pixel_cache``), shared by every window."""
+        if self._pixels is None:
+            self._pixels = PixelCache(
+                self.dir.pixels_dir, self.config.raw, self.plan, self.runner.say
+            )
+        return self._pixels
+
     def _score(
         self, module: DetectorModule, datamodule: WindowDataModule, stage: str
     ) -> WindowEvaluation | None:
@@ -616,6 +628,8 @@ class WindowJob:
         store = cache.fill_evaluation(module, datamodule, stage, trainer) if cache else None
         if store is not None:
             data = FeatureDataModule(datamodule, eval_store=store)
+        elif self.config.data.pixel_cache:
+            data = PixelDataModule(datamodule, self._pixel_cache())
         if stage == "test":
             trainer.test(module, datamodule=data, verbose=False)
         else:
