@@ -44,6 +44,7 @@ from aigenbench.training.interrupts import (
     RunStateCheckpoint,
     StopEvaluationOnSignal,
 )
+from aigenbench.training.loader_wait import LoaderWait
 from aigenbench.training.logs import WINDOWS_VERSION, TrainingRates, log_window_metrics
 from aigenbench.training.pixel_cache import PixelCache, PixelDataModule
 from aigenbench.training.progress import WindowProgressBar
@@ -146,6 +147,8 @@ class WindowJob:
         self._final: Detector | None = None
         self._features: CachedFeatures | None = None
         self._pixels: PixelCache | None = None
+        self.loader_wait = LoaderWait()
+        """How long this window's training waited for data versus computed."""
 
     # ------------------------------------------------------------------------------ weights
 
@@ -392,6 +395,7 @@ class WindowJob:
                 CheckpointOnSignal(self.runner.flag, self.dir.last_checkpoint(self.window)),
                 run_state,
                 TrainingRates(),
+                self.loader_wait,
             ],
         )
         run_state.world_size = world_size_of(fit_trainer)
@@ -482,7 +486,9 @@ class WindowJob:
                 },
             )
             remove_rolling_checkpoints(self.dir.checkpoint_dir(window))
-            self.runner.say(f"window {window}: AUROC (%) {headline_text(headline)}")
+            self.runner.say(
+                f"window {window}: AUROC (%) {headline_text(headline)}" + self._loader_note()
+            )
             if strategy.plugins:
                 costs = strategy.costs
                 self.runner.say(
@@ -502,6 +508,15 @@ class WindowJob:
             world_size=world_size,
             evaluation=evaluation,
         )
+
+    def _loader_note(self) -> str:
+        """``; the loader held the device back ...`` when this window's training waited for
+        data a large share of its time (nothing otherwise, or when nothing was trained)."""
+        totals = self.loader_wait.totals
+        if not totals.held_back():
+            return ""
+        data = self.config.data
+        return f"; {totals.advice(data.num_workers, data.pixel_cache)}"
 
     def _set_invalid_done_aside(self, problems: list[str], final_damaged: bool) -> None:
         """An untrustworthy DONE: rebuilt from final.ckpt, or the window trained again."""
