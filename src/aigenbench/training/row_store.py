@@ -335,18 +335,18 @@ class RowStore:
         return int(np.count_nonzero(np.asarray(self._filled)))
 
     def _slot(self, item: int) -> memoryview:
-        return memoryview(self._rows[item * self.crops : (item + 1) * self.crops]).cast("B")
+        return self._rows[item * self.crops : (item + 1) * self.crops].data.cast("B")
 
     def verify(self, items: ArrayLike) -> int:
         """Check the stored ``items`` against their checksums; a damaged one (zeroed, edited,
         swapped with another) is named and unmarked, so it is computed again. How many were
         damaged."""
-        items = np.unique(as_int64(items))
-        items = items[self.filled(items)]
-        stored = np.asarray(self._checksums[items])
+        unique = np.unique(as_int64(items))
+        stored_items = unique[self.filled(unique)]
+        stored = np.asarray(self._checksums[stored_items])
         bad = [
             int(item)
-            for item, checksum in zip(items.tolist(), stored.tolist(), strict=True)
+            for item, checksum in zip(stored_items.tolist(), stored.tolist(), strict=True)
             if item_checksum(item, self._slot(item)) != checksum
         ]
         if not bad:
