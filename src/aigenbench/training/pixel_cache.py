@@ -447,6 +447,7 @@ class PixelDataModule(L.LightningDataModule):
         self.data.trainer = self.trainer  # its resume bookkeeping looks at the trainer
 
     def train_dataloader(self) -> DataLoader:
+        assert self.trainer is not None  # Lightning asks for loaders once attached
         store = self.cache.training_store(self.data, self.trainer)
         if store is None:
             return self.data.train_dataloader()
@@ -459,6 +460,7 @@ class PixelDataModule(L.LightningDataModule):
         )
 
     def _eval_loader(self, stage: str) -> DataLoader:
+        assert self.trainer is not None
         store = self.cache.evaluation_store(self.data, stage, self.trainer)
         if store is None:
             return self.data._eval_dataloader(stage)
