@@ -211,7 +211,7 @@ class FailingFlush(np.memmap):
 def test_marks_are_written_only_after_their_features(tmp_path):
     store = FeatureStore(tmp_path / "s", ids=[5, 6, 7], crops=2, dim=4, fingerprint="fp")
     store.write(np.array([0]), np.array([2]), np.ones((2, 4), np.float32), np.array([True]))
-    store._features = store._features.view(FailingFlush)  # the crash hits the feature write
+    store._rows = store._rows.view(FailingFlush)  # the crash hits the feature write
     with pytest.raises(OSError, match="simulated crash"):
         store.write(np.array([1]), np.array([1]), np.full((1, 4), 2.0), np.array([True]))
     del store
@@ -257,9 +257,12 @@ def test_damaged_files_are_named_with_the_fix(tmp_path):
     root = tmp_path / "s"
     FeatureStore(root, ids=[1, 2], dim=3, fingerprint="fp").close()
     features = root / "features.npy"
-    features.write_bytes(features.read_bytes()[:100])  # truncated
-    with pytest.raises(DataError, match=r"features\.npy is damaged.*delete the folder"):
-        FeatureStore(root, ids=[1, 2], dim=3, fingerprint="fp")
+    features.write_bytes(features.read_bytes()[:100])  # truncated inside its header
+    with pytest.raises(DataError, match=r"features\.npy.*damaged.*delete the folder"):
+        FeatureStore(root, ids=[1, 2], dim=3, fingerprint="fp", writable=False)
+    said: list[str] = []
+    assert FeatureStore(root, ids=[1, 2], dim=3, fingerprint="fp", say=said.append).rebuilt
+    assert "features.npy is damaged" in said[0]
 
     (root / "header.json").write_text("{not json")
     with pytest.raises(DataError, match=r"header\.json is damaged.*delete the folder"):

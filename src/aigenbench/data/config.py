@@ -57,6 +57,11 @@ class DataConfig:
     ``aigenbench.data.pipelines.EvalPipeline``)."""
     max_image_pixels: int = 1 << 27
     """Images above this many pixels are refused as unreadable (decompression-bomb guard)."""
+    pixel_cache: bool = field(default=False, metadata=RUNTIME)
+    """Decode once per experiment: keep each evaluation image's crops (after the mandatory
+    degradations, ``uint8`` at the input size) on disk under ``runs/<id>/pixels/`` and read them
+    back in every window; training samples too when ``stochastic_augmentation`` is false.
+    ``fit`` says how much disk it needs before it starts. The results do not depend on it."""
     pin_memory: bool | None = field(default=None, metadata=RUNTIME)
     """Page-lock batches for faster host-to-GPU copies (None: when CUDA is available)."""
     persistent_workers: bool = field(default=True, metadata=RUNTIME)

@@ -118,7 +118,11 @@ class FeatureExtraction(L.LightningModule):
         if not zero:
             self.store = self._open_store(False)
         assert self.store is not None
-        missing = np.flatnonzero(~self.store.filled(self.store.items(self._ids, self._copies)))
+        items = self.store.items(self._ids, self._copies)
+        if zero:  # damaged rows (zeroed, edited, swapped) are unmarked before the others read
+            self.store.verify(items)
+        self.trainer.strategy.barrier("feature store checked")
+        missing = np.flatnonzero(~self.store.filled(items))
         self.computed = len(missing)
         world, rank = self.trainer.world_size, self.trainer.global_rank
         if world > 1 and len(missing):

@@ -112,6 +112,10 @@ class ExperimentDir:
     def features_dir(self) -> Path:
         return self.root / "features"
 
+    @property
+    def pixels_dir(self) -> Path:
+        return self.root / "pixels"
+
     def window_dir(self, window: int) -> Path:
         return self.root / f"window_{window}"
 

@@ -165,6 +165,10 @@ class ExperimentRunner:
             if self.rank_zero:
                 self.dir.record_config(self.config.raw, say=self.say, defaults=self.config.defaults)
             self._describe()
+            if self.config.data.pixel_cache:  # before anything is decoded: the disk it needs
+                from aigenbench.training.pixel_cache import announce
+
+                announce(self.config, self.plan, self.dir.pixels_dir, self.say)
             windows = self._windows_to_run()
             # Every process knows the earlier windows from this loop (or, for --window k, from
             # DONE files written by an earlier run): never from a DONE that rank 0 is writing.

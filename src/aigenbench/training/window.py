@@ -45,7 +45,9 @@ from aigenbench.training.interrupts import (
     RunStateCheckpoint,
     StopEvaluationOnSignal,
 )
+from aigenbench.training.loader_wait import LoaderWait
 from aigenbench.training.logs import WINDOWS_VERSION, TrainingRates, log_window_metrics
+from aigenbench.training.pixel_cache import PixelCache, PixelDataModule
 from aigenbench.training.progress import WindowProgressBar
 
 if TYPE_CHECKING:
@@ -147,6 +149,9 @@ class WindowJob:
         self._state_stale = False
         """The strategy state on disk is not vouched for by DONE: computed again."""
         self._features: CachedFeatures | None = None
+        self._pixels: PixelCache | None = None
+        self.loader_wait = LoaderWait()
+        """How long this window's training waited for data versus computed."""
 
     # ------------------------------------------------------------------------------ weights
 
@@ -393,6 +398,7 @@ class WindowJob:
                 CheckpointOnSignal(self.runner.flag, self.dir.last_checkpoint(self.window)),
                 run_state,
                 TrainingRates(),
+                self.loader_wait,
             ],
         )
         run_state.world_size = world_size_of(fit_trainer)
@@ -483,7 +489,9 @@ class WindowJob:
                 },
             )
             remove_rolling_checkpoints(self.dir.checkpoint_dir(window))
-            self.runner.say(f"window {window}: AUROC (%) {headline_text(headline)}")
+            self.runner.say(
+                f"window {window}: AUROC (%) {headline_text(headline)}" + self._loader_note()
+            )
             if strategy.plugins:
                 costs = strategy.costs
                 self.runner.say(
@@ -503,6 +511,15 @@ class WindowJob:
             world_size=world_size,
             evaluation=evaluation,
         )
+
+    def _loader_note(self) -> str:
+        """``; the loader held the device back ...`` when this window's training waited for
+        data a large share of its time (nothing otherwise, or when nothing was trained)."""
+        totals = self.loader_wait.totals
+        if not totals.held_back():
+            return ""
+        data = self.config.data
+        return f"; {totals.advice(data.num_workers, data.pixel_cache)}"
 
     def _set_invalid_done_aside(self, check: DoneCheck) -> None:
         """An untrustworthy DONE: rebuilt from final.ckpt, or the window trained again.
@@ -562,6 +579,8 @@ class WindowJob:
         store = cache.fill_training(module, datamodule, self.eval_trainer()) if cache else None
         if store is not None:
             data = FeatureDataModule(datamodule, train_store=store)
+        elif self.config.data.pixel_cache:
+            data = PixelDataModule(datamodule, self._pixel_cache())
         trainer.fit(
             module,
             datamodule=data,
@@ -622,6 +641,14 @@ class WindowJob:
             )
         return self._features
 
+    def _pixel_cache(self) -> PixelCache:
+        """The experiment's pixel stores (``data.pixel_cache``), shared by every window."""
+        if self._pixels is None:
+            self._pixels = PixelCache(
+                self.dir.pixels_dir, self.config.raw, self.plan, self.runner.say
+            )
+        return self._pixels
+
     def _score(
         self, module: DetectorModule, datamodule: WindowDataModule, stage: str
     ) -> WindowEvaluation | None:
@@ -633,6 +660,8 @@ class WindowJob:
         store = cache.fill_evaluation(module, datamodule, stage, trainer) if cache else None
         if store is not None:
             data = FeatureDataModule(datamodule, eval_store=store)
+        elif self.config.data.pixel_cache:
+            data = PixelDataModule(datamodule, self._pixel_cache())
         if stage == "test":
             trainer.test(module, datamodule=data, verbose=False)
         else:

@@ -1,0 +1,149 @@
+"""Decode once per experiment: the pixel cache on the cumulative 9-window protocol.
+
+Runs the same experiment (a small CNN trained from scratch, cumulative windows) on the synthetic
+benchmark with ``data.pixel_cache`` off and on, counts the image decodes of each run, compares
+every window's predictions file bit for bit and prints the wall times. ``--fixed-augmentation``
+sets ``data.stochastic_augmentation: false`` (a training sample fixed per image and copy: then
+the training samples are cached too); without it only the evaluation crops are.
+
+The loaders run in the main process (``--workers 0``, the default) so that the decodes can be
+counted; the 16 synthetic generators get a timeline that makes 9 windows, as in the real
+benchmark.
+
+    python benchmarks/pixel_cache.py [--fixed-augmentation] [--per-generator 24] [--epochs 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from aigenbench.config import parse_config
+from aigenbench.data import loading
+from aigenbench.data.synth import SynthConfig, build_synthetic
+from aigenbench.training.runner import ExperimentRunner, quiet_lightning
+from probe_cache import GROUPS, nine_window_timeline, same_predictions
+
+
+class Decodes:
+    """Counts the data package's decodes (the loaders run in this process)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._decode = loading.decode_image
+        loading.decode_image = self._counted  # type: ignore[assignment]
+
+    def _counted(self, *args: Any, **kwargs: Any) -> Any:
+        self.count += 1
+        return self._decode(*args, **kwargs)
+
+
+def run(
+    dataset: Path, timeline: Path, runs: Path, name: str, cache: bool, args: argparse.Namespace
+) -> float:
+    config = parse_config(
+        [
+            "--dataset",
+            str(dataset),
+            "--timeline",
+            str(timeline),
+            "--runs-dir",
+            str(runs),
+            "--experiment-id",
+            name,
+            "--protocol.benchmark_type",
+            "cumulative",
+            "--protocol.generators_per_window",
+            "1",
+            "--model.backbone",
+            "small:cnn",
+            "--model.pretrained",
+            "false",
+            "--model.freezing",
+            "tune",
+            "--model.input_size",
+            str(args.size),
+            "--data.stochastic_augmentation",
+            str(not args.fixed_augmentation).lower(),
+            "--data.augmentation_factor",
+            str(args.factor),
+            "--data.train_batch_size",
+            "32",
+            "--data.eval_batch_size",
+            "64",
+            "--data.num_workers",
+            str(args.workers),
+            "--data.pixel_cache",
+            str(cache).lower(),
+            "--trainer.accelerator",
+            "cpu",
+            "--trainer.devices",
+            "1",
+            "--trainer.max_epochs",
+            str(args.epochs),
+            "--trainer.enable_progress_bar",
+            "false",
+            "--experiment.loggers",
+            "[csv]",
+        ]
+    )
+    started = time.perf_counter()
+    ExperimentRunner(config, quiet=True).fit()
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", type=Path, help="working folder (default: a temporary one)")
+    parser.add_argument("--size", type=int, default=64, help="image and model input size (64)")
+    parser.add_argument("--per-generator", type=int, default=24, help="training images (24)")
+    parser.add_argument("--factor", type=int, default=2, help="augmentation copies (2)")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--fixed-augmentation", action="store_true")
+    args = parser.parse_args()
+    quiet_lightning()
+    decodes = Decodes()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        work = args.work or Path(scratch)
+        dataset = work / "synth"
+        shutil.rmtree(dataset, ignore_errors=True)
+        synth = SynthConfig(
+            size=args.size,
+            per_generator=args.per_generator,
+            validation_per_generator=max(2, args.per_generator // 3),
+        )
+        build_synthetic(dataset, synth)
+        timeline = nine_window_timeline(dataset, work / "timeline_9_windows.csv")
+        runs = work / "runs"
+        shutil.rmtree(runs, ignore_errors=True)  # fresh experiments, never a resume
+        mode = "fixed per (image, copy)" if args.fixed_augmentation else "rot90/flip per epoch"
+        print(
+            f"cumulative protocol, {len(GROUPS)} windows, synthetic {args.size} px, "
+            f"{args.per_generator} training images per generator x {args.factor} copies, "
+            f"{args.epochs} epoch(s), training augmentation {mode}, {args.workers} workers"
+        )
+        results = {}
+        for name, cache in (("no_cache", False), ("pixel_cache", True)):
+            decodes.count = 0
+            seconds = run(dataset, timeline, runs, name, cache, args)
+            results[name] = (seconds, decodes.count)
+            print(f"{name:12s} {seconds:7.1f} s  {decodes.count:7d} decodes")
+        identical = same_predictions(runs / "no_cache", runs / "pixel_cache", len(GROUPS))
+        (plain_s, plain_n), (cached_s, cached_n) = results["no_cache"], results["pixel_cache"]
+        print(f"bit-identical predictions in every window: {identical}")
+        print(
+            f"decodes: {plain_n / max(cached_n, 1):.2f}x fewer; "
+            f"wall time: {plain_s / cached_s:.2f}x"
+        )
+        return 0 if identical else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
