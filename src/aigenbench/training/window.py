@@ -45,6 +45,7 @@ from aigenbench.training.interrupts import (
     StopEvaluationOnSignal,
 )
 from aigenbench.training.logs import WINDOWS_VERSION, TrainingRates, log_window_metrics
+from aigenbench.training.preemption import cluster_plugins
 from aigenbench.training.progress import WindowProgressBar
 
 if TYPE_CHECKING:
@@ -383,7 +384,7 @@ class WindowJob:
             **trainer_passthrough(self.config, "fit"),
             default_root_dir=self.dir.checkpoint_dir(self.window),
             logger=self._loggers() or False,
-            plugins=[AtomicCheckpointIO()],
+            plugins=[AtomicCheckpointIO(), *cluster_plugins(self.runner.flag)],
             callbacks=[
                 *self._progress_bar(),
                 periodic,
@@ -401,6 +402,7 @@ class WindowJob:
             **trainer_passthrough(self.config, "evaluate"),
             logger=False,
             enable_checkpointing=False,
+            plugins=cluster_plugins(self.runner.flag),
             callbacks=[*self._progress_bar(), StopEvaluationOnSignal(self.runner.flag)],
         )
 
@@ -545,6 +547,7 @@ class WindowJob:
         store = cache.fill_training(module, datamodule, self.eval_trainer()) if cache else None
         if store is not None:
             data = FeatureDataModule(datamodule, train_store=store)
+        self.runner.flag.raise_if_received(f"before training window {self.window}")
         trainer.fit(
             module,
             datamodule=data,
@@ -616,6 +619,7 @@ class WindowJob:
         store = cache.fill_evaluation(module, datamodule, stage, trainer) if cache else None
         if store is not None:
             data = FeatureDataModule(datamodule, eval_store=store)
+        self.runner.flag.raise_if_received(f"before scoring window {self.window}")
         if stage == "test":
             trainer.test(module, datamodule=data, verbose=False)
         else:
