@@ -136,7 +136,7 @@ def test_array_job_is_requeued_by_its_array_id(monkeypatch):
 def test_requeue_signal_is_configurable():
     assert parse_signal("USR2") == signal.SIGUSR2
     assert parse_signal("SIGUSR1") == signal.SIGUSR1
-    with pytest.raises(ConfigError, match="Did you mean: .*SIGUSR1"):
+    with pytest.raises(ConfigError, match=r"Did you mean: .*SIGUSR1"):
         parse_signal("SIGUSR")
     flag = SignalFlag()
     with flag:
