@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from aigenbench import __version__
 from aigenbench.errors import AigenbenchError
@@ -99,6 +100,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader left (`aigenbench windows --json | head`): nothing more to say to it.
         _silence_stdout()
         return 0
+    except OSError as error:
+        # A full disk in a write no command wrapped (a library's log file, say): one sentence.
+        from aigenbench.files import DiskFull, disk_full, is_disk_full
+
+        if not is_disk_full(error):
+            raise
+        folder = Path(error.filename).parent if error.filename else Path.cwd()
+        print(f"aigenbench {name}: error: {disk_full(folder, 'a file', None)}", file=sys.stderr)
+        return DiskFull.exit_code
 
 
 def _signals_handled(name: str) -> contextlib.AbstractContextManager[object]:

@@ -25,6 +25,7 @@ from aigenbench.config import Config, check_experiment_id
 from aigenbench.errors import ConfigError, DataError
 from aigenbench.evaluation.experiment import headline_text
 from aigenbench.evaluation.metrics import RunEvaluation, WindowEvaluation
+from aigenbench.files import disk_full_is_a_sentence
 from aigenbench.models.available_weights import check_pretrained_weights
 from aigenbench.models.registry import check_backbone_spec
 from aigenbench.protocol import BenchmarkPlan, Timeline, load_timeline, make_plan
@@ -162,7 +163,7 @@ class ExperimentRunner:
             # Before anything is written or trained: an offline newcomer learns at once which
             # file is missing. (Windows after the first start from the previous one's weights.)
             check_pretrained_weights(self.config.model.backbone, self.config.model.pretrained)
-        with self._locked(), self.flag:
+        with disk_full_is_a_sentence(self.dir.root), self._locked(), self.flag:
             if self.rank_zero:
                 self.dir.record_config(self.config.raw, say=self.say, defaults=self.config.defaults)
             self._describe()
@@ -320,7 +321,7 @@ class ExperimentRunner:
             )
         paths = []
         computed: dict[int, WindowEvaluation] = {}
-        with self._locked(), self.flag:
+        with disk_full_is_a_sentence(self.dir.root), self._locked(), self.flag:
             if self.rank_zero:
                 self.dir.record_config(
                     self.config.raw, say=self.say, defaults=self.config.defaults
