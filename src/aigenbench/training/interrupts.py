@@ -81,8 +81,11 @@ class StopEvaluationOnSignal(L.Callback):
     (nothing to save: a rerun scores the window again from its final weights, and computes the
     features the cache still lacks)."""
 
-    def __init__(self, flag: SignalFlag) -> None:
+    def __init__(
+        self, flag: SignalFlag, predicting: str = "while computing the cached features"
+    ) -> None:
         self.flag = flag
+        self.predicting = predicting
 
     def _check(self, trainer: L.Trainer, where: str = "while scoring the evaluation set") -> None:
         if any_rank_signalled(self.flag, trainer):
@@ -95,7 +98,7 @@ class StopEvaluationOnSignal(L.Callback):
         self._check(trainer)
 
     def on_predict_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
-        self._check(trainer, "while computing the cached features")
+        self._check(trainer, self.predicting)
 
 
 class RunStateCheckpoint(L.Callback):

@@ -47,6 +47,7 @@ from aigenbench.training.interrupts import (
 from aigenbench.training.logs import WINDOWS_VERSION, TrainingRates, log_window_metrics
 from aigenbench.training.preemption import cluster_plugins
 from aigenbench.training.progress import WindowProgressBar
+from aigenbench.training.shared_folder import SharedRunFolderCheck
 
 if TYPE_CHECKING:
     from aigenbench.config import Config
@@ -386,6 +387,7 @@ class WindowJob:
             logger=self._loggers() or False,
             plugins=[AtomicCheckpointIO(), *cluster_plugins(self.runner.flag)],
             callbacks=[
+                SharedRunFolderCheck(self.dir.root),
                 *self._progress_bar(),
                 periodic,
                 CheckpointOnSignal(self.runner.flag, self.dir.last_checkpoint(self.window)),
@@ -403,7 +405,11 @@ class WindowJob:
             logger=False,
             enable_checkpointing=False,
             plugins=cluster_plugins(self.runner.flag),
-            callbacks=[*self._progress_bar(), StopEvaluationOnSignal(self.runner.flag)],
+            callbacks=[
+                SharedRunFolderCheck(self.dir.root),
+                *self._progress_bar(),
+                StopEvaluationOnSignal(self.runner.flag),
+            ],
         )
 
     def _progress_bar(self) -> list[L.Callback]:
