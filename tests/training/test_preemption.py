@@ -91,7 +91,7 @@ PHASES = {
     "training": (False, "window_1/DONE"),
     "evaluation": (False, "window_0/DONE"),
     "between-windows": (False, "window_1/membership.json"),
-    "feature-extraction": (True, "window_0/checkpoints/final.ckpt"),
+    "feature-extraction": (True, "window_0/DONE"),  # the evaluation set's features
 }
 
 

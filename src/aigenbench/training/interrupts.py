@@ -61,6 +61,7 @@ class CheckpointOnSignal(L.Callback):
             f"stopped on {name} at step {trainer.global_step}; the state is saved in {self.path}. "
             f"Run the same command again to continue from there."
         )
+        self.flag.stop = self._stop  # what Lightning's SIGTERMException, raised next, means
 
     def _raise_if_stopping(self) -> None:
         if self._stop is not None:

@@ -81,6 +81,8 @@ class SignalFlag:
         self.requeue_requested = False
         """Whether the requeue signal arrived (first or later)."""
         self.requeue_signal = requeue_signal
+        self.stop: RunInterrupted | None = None
+        """The stop a callback prepared (training: where the checkpoint was saved)."""
         self._previous: dict[int, Any] = {}
         self._depth = 0
 
@@ -248,6 +250,13 @@ def preemptible() -> Iterator[SignalFlag]:
         try:
             yield flag
         except RunInterrupted as stop:
+            raise requeue(stop, flag) from None
+        except SystemExit as leaving:
+            # Lightning's own SIGTERM handling ends training with SIGTERMException (a SystemExit,
+            # status 0) right after the batch our callback saved: it is our stop.
+            if type(leaving).__name__ != "SIGTERMException" or flag.received is None:
+                raise
+            stop = flag.stop or flag.interrupted("after the current batch")
             raise requeue(stop, flag) from None
         finally:
             _ACTIVE = None
