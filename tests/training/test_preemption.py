@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from aigenbench.cli import main
 from aigenbench.errors import ConfigError
@@ -26,6 +27,7 @@ from aigenbench.training.preemption import (
     slurm_job_id,
 )
 from tests.training.conftest import assert_same_predictions, fit_args, write_config
+from tests.training.test_resume_exact import signal_at
 
 pytestmark = pytest.mark.slow
 
@@ -143,3 +145,36 @@ def test_requeue_signal_is_configurable():
         flag.use_requeue_signal(signal.SIGUSR2)
         os.kill(os.getpid(), signal.SIGUSR2)
         assert flag.requeue_requested and flag.received == signal.SIGUSR2
+
+
+def test_every_checkpoint_read_back_is_weights_only(
+    tiny_config, tiny_benchmark, tmp_path, monkeypatch
+):
+    """Resuming under SLURM reads every checkpoint with weights_only=True, and nothing is saved
+    with Lightning's unset weights_only (its SLURM handler's save, now off)."""
+    from lightning.pytorch.trainer.connectors.checkpoint_connector import _CheckpointConnector
+
+    for name, value in slurm_environment(tmp_path / "bin", tmp_path / "scontrol.log").items():
+        monkeypatch.setenv(name, value)
+    args = fit_args(tiny_config, tiny_benchmark, tmp_path, "loads")
+    with monkeypatch.context() as patch:
+        signal_at(patch, window=1, step=3)
+        assert main(args) == 130
+    loads: list[object] = []
+    saves: list[object] = []
+    real_load, real_dump = torch.load, _CheckpointConnector.dump_checkpoint
+
+    def load(*args, **kwargs):
+        loads.append(kwargs.get("weights_only"))
+        return real_load(*args, **kwargs)
+
+    def dump(connector, weights_only=None):
+        saves.append(weights_only)
+        return real_dump(connector, weights_only)
+
+    monkeypatch.setattr(torch, "load", load)
+    monkeypatch.setattr(_CheckpointConnector, "dump_checkpoint", dump)
+    assert main(args) == 0
+    assert loads, "the rerun read no checkpoint: it did not resume"
+    assert all(flag is True for flag in loads), loads
+    assert saves and None not in saves, saves

@@ -256,7 +256,7 @@ def preemptible() -> Iterator[SignalFlag]:
             # status 0) right after the batch our callback saved: it is our stop.
             if type(leaving).__name__ != "SIGTERMException" or flag.received is None:
                 raise
-            stop = flag.stop or flag.interrupted("after the current batch")
-            raise requeue(stop, flag) from None
+            prepared = flag.stop or flag.interrupted("after the current batch")
+            raise requeue(prepared, flag) from None
         finally:
             _ACTIVE = None
