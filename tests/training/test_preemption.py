@@ -22,8 +22,11 @@ from aigenbench.cli import main
 from aigenbench.errors import ConfigError
 from aigenbench.training.preemption import (
     REQUEUED_EXIT_CODE,
+    Requeued,
+    RunInterrupted,
     SignalFlag,
     parse_signal,
+    requeue,
     slurm_job_id,
 )
 from tests.training.conftest import assert_same_predictions, fit_args, write_config
@@ -99,10 +102,10 @@ PHASES = {
 
 @pytest.mark.parametrize("phase", PHASES)
 def test_requeue_signal_then_sigterm_in_every_phase(
-    phase, finished, probe_reference, tiny_benchmark, tmp_path, monkeypatch
+    phase, request, tiny_benchmark, tmp_path, monkeypatch
 ):
     probe, not_yet = PHASES[phase]
-    reference, config = probe_reference if probe else finished
+    config = write_config(tmp_path, "probe" if probe else "tune")  # as the reference's
     log = tmp_path / "scontrol.log"
     slurm = slurm_environment(tmp_path / "bin", log)
     args = fit_args(config, tiny_benchmark, tmp_path / "runs", "job", *HOOKS)
@@ -121,6 +124,7 @@ def test_requeue_signal_then_sigterm_in_every_phase(
         monkeypatch.setenv(name, value)
     assert main(args) == 0
     assert log.read_text().splitlines() == [f"requeue {JOB_ID}"], "requeued twice"
+    reference, _ = request.getfixturevalue("probe_reference" if probe else "finished")
     assert_same_predictions(reference, run_dir, 2)
     left = [p.name for p in run_dir.rglob("*.ckpt") if p.name.startswith(("hpc_ckpt_", "last"))]
     assert left == []
@@ -133,6 +137,20 @@ def test_array_job_is_requeued_by_its_array_id(monkeypatch):
     assert slurm_job_id() == "1000_3"
     monkeypatch.delenv("SLURM_ARRAY_JOB_ID")
     assert slurm_job_id() == "1001"
+
+
+def test_requeue_calls_scontrol_once_with_the_job_id(tmp_path, monkeypatch):
+    log = tmp_path / "scontrol.log"
+    for name, value in slurm_environment(tmp_path / "bin", log).items():
+        monkeypatch.setenv(name, value)
+    flag = SignalFlag()
+    flag.requeue_requested = True
+    became = requeue(RunInterrupted("stopped on SIGUSR1 before window 1."), flag)
+    assert isinstance(became, Requeued) and became.exit_code == REQUEUED_EXIT_CODE
+    assert log.read_text().splitlines() == [f"requeue {JOB_ID}"]
+    monkeypatch.setenv("SLURM_PROCID", "1")  # another rank: stops, does not requeue
+    assert isinstance(requeue(RunInterrupted("stopped."), flag), Requeued)
+    assert log.read_text().splitlines() == [f"requeue {JOB_ID}"]
 
 
 def test_requeue_signal_is_configurable():
