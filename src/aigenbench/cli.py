@@ -8,10 +8,12 @@ imported only when their command runs, so ``aigenbench windows`` never imports t
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from aigenbench import __version__
 from aigenbench.errors import AigenbenchError
@@ -50,6 +52,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+PREEMPTIBLE = frozenset({"demo", "fit", "validate", "test", "robustness", "predict"})
+"""Commands that may run for hours on a cluster: the requeue signal (SIGUSR1) and SIGTERM are
+handled from their first instant to their last (``aigenbench.training.preemption``)."""
+
+
 def _usage() -> str:
     width = max(len(name) for name in COMMANDS)
     lines = [
@@ -80,8 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"aigenbench: unknown command {name!r}.{hint}\n\n{_usage()}", file=sys.stderr)
         return 2
     try:
-        module = importlib.import_module(COMMANDS[name][0])
-        return int(module.main(rest, command=name) or 0)
+        with _signals_handled(name):
+            module = importlib.import_module(COMMANDS[name][0])
+            return int(module.main(rest, command=name) or 0)
     except AigenbenchError as error:
         print(f"aigenbench {name}: error: {error}", file=sys.stderr)
         return error.exit_code
@@ -94,6 +102,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader left (`aigenbench windows --json | head`): nothing more to say to it.
         _silence_stdout()
         return 0
+    except OSError as error:
+        # A full disk in a write no command wrapped (a library's log file, say): one sentence.
+        from aigenbench.files import DiskFull, disk_full, is_disk_full
+
+        if not is_disk_full(error):
+            raise
+        folder = Path(error.filename).parent if error.filename else Path.cwd()
+        print(f"aigenbench {name}: error: {disk_full(folder, 'a file', None)}", file=sys.stderr)
+        return DiskFull.exit_code
+
+
+def _signals_handled(name: str) -> contextlib.AbstractContextManager[object]:
+    """For a long command, the signal handlers of its whole life (a no-op for the others)."""
+    if name not in PREEMPTIBLE:
+        return contextlib.nullcontext()
+    from aigenbench.training.preemption import preemptible
+
+    return preemptible()
 
 
 def _silence_stdout() -> None:

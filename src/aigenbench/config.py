@@ -66,6 +66,9 @@ class ExperimentConfig:
     """W&B project (with ``loggers: [wandb, ...]``)."""
     imports: list[str] = field(default_factory=list, metadata=RUNTIME)
     """Python modules to import first, e.g. one that registers your own backbone factory."""
+    requeue_signal: str = field(default="SIGUSR1", metadata=RUNTIME)
+    """The signal the cluster sends before it stops the job (sbatch ``--signal=USR1@90``): the
+    run stops at its next safe point and, under SLURM, requeues the job (exit status 75)."""
     allow_world_size_change: bool = field(default=False, metadata=RUNTIME)
     """Continue an experiment on another number of processes (devices x num_nodes) than the one
     that trained it. Refused by default: the overall batch and the position in the epoch depend

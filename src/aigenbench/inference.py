@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from aigenbench.data.sources import IMAGE_SUFFIXES
 from aigenbench.errors import ConfigError, DataError
 from aigenbench.scoring import fuse_mean, image_runs
+from aigenbench.training.preemption import active_flag, cluster_plugins
 
 
 @dataclass
@@ -234,7 +235,8 @@ def score_files(
         enable_checkpointing=False,
         enable_model_summary=False,
         enable_progress_bar=progress,
-        callbacks=[*([WindowProgressBar()] if progress else []), errors],
+        callbacks=[*([WindowProgressBar()] if progress else []), errors, *_stop_on_signal()],
+        plugins=cluster_plugins(active_flag()),
     )
     outputs = runner.predict(module, dataloaders=loader, return_predictions=True)
     multiclass = config.task == "multiclass"
@@ -265,6 +267,15 @@ def score_files(
         for index, file in enumerate(files)
     ]
     return Scoring(rows, config, path)
+
+
+def _stop_on_signal() -> list[Callback]:
+    """Under ``aigenbench predict``: stop after the batch when the cluster asks (a rerun scores
+    the images again; nothing is written before the end)."""
+    from aigenbench.training.interrupts import StopEvaluationOnSignal
+
+    flag = active_flag()
+    return [StopEvaluationOnSignal(flag, "while scoring the images")] if flag else []
 
 
 def write_scores_csv(rows: Sequence[ScoredImage], threshold: float, handle: Any) -> None:

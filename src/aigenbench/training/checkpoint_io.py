@@ -62,11 +62,25 @@ def fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
+def tensor_bytes(content: Any) -> int:
+    """The bytes of the tensors in a (nested) checkpoint: about the size of its file."""
+    if isinstance(content, torch.Tensor):
+        return int(content.untyped_storage().nbytes())
+    if isinstance(content, dict):
+        return sum(tensor_bytes(value) for value in content.values())
+    if isinstance(content, (list, tuple)):
+        return sum(tensor_bytes(value) for value in content)
+    return 0
+
+
 def save_checkpoint_atomic(checkpoint: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """``torch.save`` through a temporary file beside ``path``, fsync, rename."""
+    """``torch.save`` through a temporary file beside ``path``, fsync, rename.
+
+    Lack of space raises ``DiskFull`` (from ``write_atomic``), whatever torch raised.
+    """
     path = Path(path)
     try:
-        write_atomic(path, lambda handle: torch.save(checkpoint, handle))
+        write_atomic(path, lambda handle: torch.save(checkpoint, handle), tensor_bytes(checkpoint))
     except OSError as error:
         reason = "the disk is full" if error.errno == errno.ENOSPC else str(error)
         kept = f"the previous {path.name} is kept unchanged" if path.exists() else "nothing kept"

@@ -1,74 +1,32 @@
-"""Stopping a window cleanly on Ctrl-C or SIGTERM: finish the batch, save ``last.ckpt``, stop.
+"""Stopping a window cleanly on a signal: finish the batch, save ``last.ckpt``, stop.
 
 A signal only raises a flag; the training loop looks at it after each batch, where the state is
 consistent (the same point at which periodic checkpoints are taken), so the resumed run continues
 exactly where this one stopped. A second Ctrl-C stops at once (no new checkpoint: the rerun
-continues from the last one written), with the same exit status 130 and a message.
+continues from the last one written), with the same exit status 130 and a message. The flag
+itself, installed for a command's whole life, and the SLURM requeue are in ``preemption.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import signal
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import lightning as L
 import torch
 
-from aigenbench.errors import AigenbenchError
+from aigenbench.training.preemption import RunInterrupted, SignalFlag, StoppedAtOnce
 
-
-class RunInterrupted(AigenbenchError):
-    """Training stopped on a signal after saving a checkpoint; rerunning the command resumes."""
-
-    exit_code = 130
-
-
-class StoppedAtOnce(RunInterrupted):
-    """A second Ctrl-C: stop now, without saving (the last checkpoint written stays valid)."""
-
-
-class SignalFlag:
-    """Installs handlers for SIGINT and SIGTERM that record the signal instead of raising."""
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> SignalFlag:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            # Outside the main thread signals cannot be handled here: they stay as they are.
-            with contextlib.suppress(ValueError):
-                self._previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if signum == signal.SIGINT and self.received == signal.SIGINT:
-            # The second Ctrl-C: stop now. Not a KeyboardInterrupt, which Lightning turns into a
-            # silent exit(1); checkpoints are written atomically, so stopping mid-write is safe.
-            raise StoppedAtOnce(
-                "stopped at once on a second Ctrl-C, without saving; the last checkpoint written "
-                "is intact. Run the same command again to continue from it."
-            )
-        self.received = signum
-
-    def interrupted(self, where: str) -> RunInterrupted:
-        name = signal.Signals(self.received or signal.SIGTERM).name
-        return RunInterrupted(
-            f"stopped on {name} {where}; what is finished is saved. Run the same command again "
-            f"to continue from there."
-        )
-
-    def raise_if_received(self, where: str) -> None:
-        if self.received is not None:
-            raise self.interrupted(where)
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._previous.clear()
+__all__ = [
+    "CheckpointOnSignal",
+    "RunInterrupted",
+    "RunStateCheckpoint",
+    "SignalFlag",
+    "StopEvaluationOnSignal",
+    "StoppedAtOnce",
+    "any_rank_signalled",
+]
 
 
 def any_rank_signalled(flag: SignalFlag, trainer: L.Trainer) -> bool:
@@ -103,6 +61,7 @@ class CheckpointOnSignal(L.Callback):
             f"stopped on {name} at step {trainer.global_step}; the state is saved in {self.path}. "
             f"Run the same command again to continue from there."
         )
+        self.flag.stop = self._stop  # what Lightning's SIGTERMException, raised next, means
 
     def _raise_if_stopping(self) -> None:
         if self._stop is not None:
@@ -123,8 +82,11 @@ class StopEvaluationOnSignal(L.Callback):
     (nothing to save: a rerun scores the window again from its final weights, and computes the
     features the cache still lacks)."""
 
-    def __init__(self, flag: SignalFlag) -> None:
+    def __init__(
+        self, flag: SignalFlag, predicting: str = "while computing the cached features"
+    ) -> None:
         self.flag = flag
+        self.predicting = predicting
 
     def _check(self, trainer: L.Trainer, where: str = "while scoring the evaluation set") -> None:
         if any_rank_signalled(self.flag, trainer):
@@ -137,7 +99,7 @@ class StopEvaluationOnSignal(L.Callback):
         self._check(trainer)
 
     def on_predict_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
-        self._check(trainer, "while computing the cached features")
+        self._check(trainer, self.predicting)
 
 
 class RunStateCheckpoint(L.Callback):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -26,20 +25,21 @@ from aigenbench.config import Config, check_experiment_id
 from aigenbench.errors import ConfigError, DataError
 from aigenbench.evaluation.experiment import headline_text
 from aigenbench.evaluation.metrics import RunEvaluation, WindowEvaluation
+from aigenbench.files import disk_full_is_a_sentence
 from aigenbench.models.available_weights import check_pretrained_weights
 from aigenbench.models.registry import check_backbone_spec
 from aigenbench.protocol import BenchmarkPlan, Timeline, load_timeline, make_plan
+from aigenbench.training.preemption import (
+    SignalFlag,
+    active_flag,
+    launched_as_rank_zero,
+    parse_signal,
+)
 from aigenbench.training.window import WindowResult
 
+__all__ = ["ExperimentRunner", "launched_as_rank_zero", "quiet_lightning"]
+
 logger = logging.getLogger("aigenbench")
-
-
-def launched_as_rank_zero() -> bool:
-    """Whether this process is global rank 0, judged before any Trainer exists (env vars)."""
-    for variable in ("RANK", "SLURM_PROCID"):
-        if variable in os.environ:
-            return os.environ[variable] == "0"
-    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
 
 
 def choose_timeline(config: Config, source: Any) -> Timeline:
@@ -88,10 +88,12 @@ class ExperimentRunner:
 
     def __init__(self, config: Config, *, quiet: bool = False) -> None:
         from aigenbench.training.experiment_dir import ExperimentDir
-        from aigenbench.training.interrupts import SignalFlag
 
         self.config = config
-        self.flag = SignalFlag()
+        # The command's flag, installed before anything else ran (so a signal at start-up is not
+        # lost); a runner used as a library installs its own around fit/score.
+        self.flag = active_flag() or SignalFlag()
+        self.flag.use_requeue_signal(parse_signal(config.experiment.requeue_signal))
         self.quiet = quiet
         self.rank_zero = launched_as_rank_zero()
         import_modules(config.experiment.imports)
@@ -161,7 +163,7 @@ class ExperimentRunner:
             # Before anything is written or trained: an offline newcomer learns at once which
             # file is missing. (Windows after the first start from the previous one's weights.)
             check_pretrained_weights(self.config.model.backbone, self.config.model.pretrained)
-        with self._locked(), self.flag:
+        with disk_full_is_a_sentence(self.dir.root), self._locked(), self.flag:
             if self.rank_zero:
                 self.dir.record_config(self.config.raw, say=self.say, defaults=self.config.defaults)
             self._describe()
@@ -340,7 +342,7 @@ class ExperimentRunner:
             )
         paths = []
         computed: dict[int, WindowEvaluation] = {}
-        with self._locked(), self.flag:
+        with disk_full_is_a_sentence(self.dir.root), self._locked(), self.flag:
             if self.rank_zero:
                 self.dir.record_config(
                     self.config.raw, say=self.say, defaults=self.config.defaults

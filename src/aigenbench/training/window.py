@@ -48,7 +48,9 @@ from aigenbench.training.interrupts import (
 from aigenbench.training.loader_wait import LoaderWait
 from aigenbench.training.logs import WINDOWS_VERSION, TrainingRates, log_window_metrics
 from aigenbench.training.pixel_cache import PixelCache, PixelDataModule
+from aigenbench.training.preemption import cluster_plugins
 from aigenbench.training.progress import WindowProgressBar
+from aigenbench.training.shared_folder import SharedRunFolderCheck
 
 if TYPE_CHECKING:
     from aigenbench.config import Config
@@ -391,8 +393,9 @@ class WindowJob:
             **trainer_passthrough(self.config, "fit"),
             default_root_dir=self.dir.checkpoint_dir(self.window),
             logger=self._loggers() or False,
-            plugins=[AtomicCheckpointIO()],
+            plugins=[AtomicCheckpointIO(), *cluster_plugins(self.runner.flag)],
             callbacks=[
+                SharedRunFolderCheck(self.dir.root),
                 *self._progress_bar(),
                 periodic,
                 CheckpointOnSignal(self.runner.flag, self.dir.last_checkpoint(self.window)),
@@ -410,7 +413,12 @@ class WindowJob:
             **trainer_passthrough(self.config, "evaluate"),
             logger=False,
             enable_checkpointing=False,
-            callbacks=[*self._progress_bar(), StopEvaluationOnSignal(self.runner.flag)],
+            plugins=cluster_plugins(self.runner.flag),
+            callbacks=[
+                SharedRunFolderCheck(self.dir.root),
+                *self._progress_bar(),
+                StopEvaluationOnSignal(self.runner.flag),
+            ],
         )
 
     def _progress_bar(self) -> list[L.Callback]:
@@ -581,6 +589,7 @@ class WindowJob:
             data = FeatureDataModule(datamodule, train_store=store)
         elif self.config.data.pixel_cache:
             data = PixelDataModule(datamodule, self._pixel_cache())
+        self.runner.flag.raise_if_received(f"before training window {self.window}")
         trainer.fit(
             module,
             datamodule=data,
@@ -662,6 +671,7 @@ class WindowJob:
             data = FeatureDataModule(datamodule, eval_store=store)
         elif self.config.data.pixel_cache:
             data = PixelDataModule(datamodule, self._pixel_cache())
+        self.runner.flag.raise_if_received(f"before scoring window {self.window}")
         if stage == "test":
             trainer.test(module, datamodule=data, verbose=False)
         else:
