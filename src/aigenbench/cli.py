@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from aigenbench import __version__
+from aigenbench.classpath import working_directory_on_path
 from aigenbench.errors import AigenbenchError
 from aigenbench.suggest import did_you_mean
 
@@ -65,6 +66,8 @@ def _usage() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # the console script: the user's modules live where it runs
+        working_directory_on_path()
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage())
