@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
+from jsonargparse import ActionConfigFile, ArgumentParser, DefaultHelpFormatter, Namespace
 from jsonargparse.typing import (
     ClosedUnitInterval,
     NonNegativeInt,
@@ -34,6 +34,19 @@ open_unit_interval = OpenUnitInterval
 """Type of a flag that takes a number strictly between 0 and 1 (a confidence level)."""
 
 
+class HelpFormatter(DefaultHelpFormatter):
+    """jsonargparse's help, with a command's description printed as written: its tables of
+    choices keep their line breaks."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "".join(indent + line for line in text.splitlines(keepends=True))
+
+    def _get_type_str(self, action: Any) -> str | None:
+        # A flag with choices gets a wrapper function as its type: the choices say it better.
+        type_str = super()._get_type_str(action)
+        return None if type_str is None or "<function" in type_str else type_str
+
+
 def command_parser(command: str, description: str, *, settings: bool = True) -> ArgumentParser:
     """The parser of ``aigenbench <command>``; ``settings`` adds ``--config``/``--print_config``."""
     from jsonargparse import set_parsing_settings
@@ -44,6 +57,7 @@ def command_parser(command: str, description: str, *, settings: bool = True) -> 
         description=description,
         exit_on_error=False,
         allow_abbrev=False,
+        formatter_class=HelpFormatter,
     )
     if settings:
         parser.add_argument(

@@ -19,12 +19,22 @@ PRINT_CONFIG = ("--print_config", "--print-config")
 
 
 def main(argv: list[str], command: str = "fit") -> int:
+    if command != "fit" and (not argv or argv[0] in ("-h", "--help")):
+        return _rescore_usage(argv, command)  # before torch is imported: help is instant
     from aigenbench.training.runner import quiet_lightning
 
     quiet_lightning()
     if command == "fit":
         return _fit(argv)
     return _rescore(argv, command)
+
+
+def _rescore_usage(argv: list[str], command: str) -> int:
+    stage = "validate" if command == "validate" else "test"
+    print(RESCORE_USAGE.format(command=command, stage=stage))
+    if argv:
+        return 0
+    raise ConfigError(f"give the experiment directory first: aigenbench {command} RUN_DIR")
 
 
 def _print_config_requested(argv: list[str]) -> tuple[list[str], bool]:
@@ -56,11 +66,8 @@ def _rescore(argv: list[str], command: str) -> int:
     from aigenbench.training.runner import ExperimentRunner
 
     stage = "validate" if command == "validate" else "test"
-    if not argv or argv[0] in ("-h", "--help") or argv[0].startswith("-"):
-        print(RESCORE_USAGE.format(command=command, stage=stage))
-        if argv and argv[0] in ("-h", "--help"):
-            return 0
-        raise ConfigError(f"give the experiment directory first: aigenbench {command} RUN_DIR")
+    if argv[0].startswith("-"):
+        return _rescore_usage([], command)
     run_dir, overrides = Path(argv[0]), argv[1:]
     overrides, print_only = _print_config_requested(overrides)
     config = experiment_config(run_dir, overrides, f"aigenbench {command}")
