@@ -9,6 +9,7 @@ are the help text.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -81,6 +82,7 @@ class TrainerConfig:
     devices: int | str = field(default="auto", metadata=RUNTIME)
     """Devices per node: a number, ``auto`` or a list string like ``"0,1"``."""
     num_nodes: int = field(default=1, metadata=RUNTIME)
+    """Machines (each with ``devices`` devices); world size = devices x num_nodes."""
     strategy: str = field(default="auto", metadata=RUNTIME)
     """``auto``, ``ddp``, ``fsdp``, ``ddp_find_unused_parameters_true``, ..."""
     precision: str = "32-true"
@@ -92,8 +94,11 @@ class TrainerConfig:
     accumulate_grad_batches: int = 1
     """Overall batch = data.train_batch_size x this x devices (the paper: 512)."""
     gradient_clip_val: float | None = 1.0
+    """Clip gradients at this value (the paper: 1.0); None: no clipping."""
     gradient_clip_algorithm: Literal["norm", "value"] = "norm"
+    """Clip the gradients' global ``norm`` or each ``value``."""
     log_every_n_steps: int = field(default=10, metadata=RUNTIME)
+    """Write the training curves every this many optimiser steps."""
     deterministic: bool = False
     """``torch.use_deterministic_algorithms`` (slower on GPUs; CPU runs repeat exactly anyway)."""
     enable_progress_bar: bool = field(default=True, metadata=RUNTIME)
@@ -132,8 +137,11 @@ class Config:
         return Path(self.experiment.runs_dir) / self.experiment_id
 
 
-def build_parser(prog: str = "aigenbench fit") -> Any:
-    """The jsonargparse parser of every section (importing torch: used by fit/validate/test)."""
+def build_parser(prog: str = "aigenbench fit", *, lightning_trainer: bool = True) -> Any:
+    """The jsonargparse parser of every section (importing torch: used by fit/validate/test).
+
+    ``lightning_trainer``: also every other ``lightning.Trainer`` argument as
+    ``--trainer.<name>`` (the short ``fit --help`` leaves them out)."""
     from aigenbench.commands._args import command_parser
     from aigenbench.data.config import DataConfig
     from aigenbench.models.config import ModelConfig
@@ -148,7 +156,8 @@ def build_parser(prog: str = "aigenbench fit") -> Any:
     parser.add_class_arguments(DataConfig, "data")
     parser.add_class_arguments(ModelConfig, "model")
     parser.add_class_arguments(TrainerConfig, "trainer")
-    add_lightning_trainer_arguments(parser)
+    if lightning_trainer:
+        add_lightning_trainer_arguments(parser)
     parser.add_class_arguments(ExperimentConfig, "experiment")
     parser.add_class_arguments(StrategyConfig, "strategy")  # continual strategies
     return parser
@@ -184,7 +193,7 @@ def add_lightning_trainer_arguments(parser: Any) -> list[str]:
     import lightning as L
 
     own = {f.name for f in dataclasses.fields(TrainerConfig)}
-    return list(
+    added = list(
         parser.add_method_arguments(
             L.Trainer,
             "__init__",
@@ -194,6 +203,12 @@ def add_lightning_trainer_arguments(parser: Any) -> list[str]:
             as_group=False,
         )
     )
+    # Still parsed (a refusal names the fix), never offered: the evaluation scores every image.
+    hidden = {f"trainer.{name}" for name in FIT_OWNED_TRAINER_ARGS | set(PARTIAL_EVALUATION_ARGS)}
+    for action in parser._actions:
+        if action.dest in hidden:
+            action.help = argparse.SUPPRESS
+    return added
 
 
 def lightning_trainer_keys() -> list[str]:

@@ -24,7 +24,7 @@ DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 _MARK = re.compile(r"<!--\s*doc-example(?P<file>\s+file)?\s*(?::(?P<args>.*?))?\s*-->")
 _FENCE = re.compile(r"```[\w-]*\n(?P<body>.*?)```", re.S)
 _FILE_NAME = re.compile(r'^(?:#\s*|"""\s*)(?P<name>[\w./-]+\.(?:py|ya?ml|csv))\b')
-_PROMPT = re.compile(r"^(?:\$\s+)?(?:\.venv/bin/)?aigenbench\s+")
+_PROMPT = re.compile(r"^(?:\.venv/bin/)?aigenbench\s+")
 
 
 @dataclass
@@ -48,7 +48,7 @@ def command_lines(body: str) -> list[str]:
     joined = re.sub(r"\\\n\s*", " ", body)
     commands: list[str] = []
     for line in joined.splitlines():
-        for part in line.split("&&"):
+        for part in line.removeprefix("$ ").split("&&"):
             words = shlex.split(part, comments=True)
             if words:
                 commands.append(shlex.join(words))

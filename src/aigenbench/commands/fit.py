@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 from aigenbench.errors import ConfigError
@@ -18,15 +20,79 @@ table. RUN_DIR's config.yaml is used; --section.key value pairs override how it 
 PRINT_CONFIG = ("--print_config", "--print-config")
 
 
+FIT_USAGE = """\
+usage: aigenbench fit --config PROTOCOL --config MODEL [--dataset PATH] [--section.key VALUE ...]
+
+Run the AI-GenBench protocol: every window of the timeline, resumable (rerun the same command
+after anything and it continues where it stopped).
+
+What you set (a later --config or flag overrides an earlier one):
+  --config NAME|FILE     a shipped config or your YAML; repeatable. Shipped:
+{shipped}
+  --dataset PATH         = --data.source: the dataset (HF dataset on disk, image folders,
+                         CSV/JSONL manifest)
+  --backbone SPEC        = --model.backbone: timm:<name>, torchvision:<name>,
+                         open_clip:<arch>/<tag>, hf:<repo>, small:cnn, clip_rn50, clip_vitl14,
+                         dinov2_vitl14. Required: from a models/... or methods/... config, or here
+  --model.method NAME    a published detector (univfd, cnndetection, npr, rine, effort) or an
+                         import path (docs/METHODS.md); default: backbone + linear head
+  --model.freezing MODE  probe (backbone frozen), tune, staged, lora
+  --experiment-id NAME   = --experiment.id: results in <runs-dir>/<NAME>/ (default: derived
+                         from the settings, so the same command finds the same experiment)
+  --runs-dir DIR, --timeline CSV, --window K, --seed N      (= --experiment.runs_dir,
+                         --protocol.timeline, --experiment.window, --experiment.seed)
+  --print_config         print the resolved configuration (what config.yaml holds) and exit
+  --help full            every setting below plus every lightning.Trainer argument
+                         (--trainer.<name>)
+
+Every setting, by section (--section.key VALUE on the command line, or in a --config YAML):
+"""
+HELP = ("-h", "--help")
+
+
 def main(argv: list[str], command: str = "fit") -> int:
-    if command != "fit" and (not argv or argv[0] in ("-h", "--help")):
+    if command != "fit" and (not argv or argv[0] in HELP):
         return _rescore_usage(argv, command)  # before torch is imported: help is instant
+    if command == "fit" and any(arg in HELP for arg in argv):
+        return _fit_help(full=_help_level(argv) == "full")
     from aigenbench.training.runner import quiet_lightning
 
     quiet_lightning()
     if command == "fit":
         return _fit(argv)
     return _rescore(argv, command)
+
+
+def _help_level(argv: list[str]) -> str | None:
+    """``--help full`` (or ``--help=full``) asks for every setting; plain ``--help`` for the
+    ones users set."""
+    for index, arg in enumerate(argv):
+        if arg in HELP:
+            return argv[index + 1] if index + 1 < len(argv) else None
+        if arg.startswith("--help="):
+            return arg.partition("=")[2]
+    return None
+
+
+def _fit_help(*, full: bool) -> int:
+    from aigenbench.config import build_parser, packaged_configs
+
+    parser = build_parser(lightning_trainer=full)
+    parser.usage = argparse.SUPPRESS
+    shipped = textwrap.fill(
+        ", ".join(packaged_configs()), width=95, initial_indent=" " * 25, subsequent_indent=" " * 25
+    )
+    parser.description = FIT_USAGE.format(shipped=shipped)
+    for action in parser._actions:
+        if action.dest == "model.backbone":
+            # Required in the resolved config, not on the command line: a config can give it.
+            action.required = False
+            action.help = (action.help or "") + " Required: in a --config, or --backbone."
+    text = parser.format_help()
+    if not full:
+        text += "\nLightning's own Trainer arguments: aigenbench fit --help full\n"
+    sys.stdout.write(text.replace("usage: ==SUPPRESS==\n\n", ""))
+    return 0
 
 
 def _rescore_usage(argv: list[str], command: str) -> int:

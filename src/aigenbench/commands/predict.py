@@ -31,7 +31,9 @@ def main(argv: list[str], command: str = "predict") -> int:
         default=None,
         help="CSV file to write (default: standard output)",
     )
-    parser.add_argument("--batch_size", type=positive_int, default=32, metavar="N")
+    parser.add_argument(
+        "--batch_size", type=positive_int, default=32, metavar="N", help="images per batch"
+    )
     parser.add_argument("--workers", type=int, default=0, metavar="N", help="loader processes (0)")
     parser.add_argument(
         "--trainer.accelerator", type=str, default="auto", help="cpu, gpu, auto, ... (auto)"
