@@ -21,6 +21,11 @@ from typing import Any, Literal
 from aigenbench.config_fields import RUNTIME, is_runtime
 from aigenbench.errors import ConfigError
 from aigenbench.protocol import ProtocolConfig
+from aigenbench.shipped_configs import (  # noqa: F401  (their home before; commands import them)
+    PACKAGED_CONFIGS,
+    packaged_configs,
+    resolve_config_file,
+)
 
 # Plain flags for the everyday settings -> the dotted keys they stand for.
 SHORTHANDS: dict[str, str] = {
@@ -246,35 +251,6 @@ def check_trainer_passthrough(lightning: dict[str, Any]) -> None:
             )
 
 
-PACKAGED_CONFIGS = Path(__file__).parent / "configs"
-
-
-def packaged_configs() -> list[str]:
-    """The configs shipped with aigenbench, as names ``--config`` accepts (``protocol/...``)."""
-    return sorted(
-        str(path.relative_to(PACKAGED_CONFIGS).with_suffix(""))
-        for path in PACKAGED_CONFIGS.rglob("*.yaml")
-    )
-
-
-def resolve_config_file(name: str) -> str:
-    """A path that exists, or a shipped config named like ``protocol/sliding_windows(.yaml)``
-    (also ``configs/...``). Anything else is a ConfigError listing the shipped ones."""
-    if Path(name).exists():
-        return name
-    stem = name.removeprefix("configs/").removesuffix(".yaml").removesuffix(".yml")
-    candidate = PACKAGED_CONFIGS / f"{stem}.yaml"
-    if candidate.is_file():
-        return str(candidate)
-    from aigenbench.suggest import did_you_mean
-
-    shipped = packaged_configs()
-    hint = did_you_mean(stem, shipped, cutoff=0.5)
-    raise ConfigError(
-        f"config file {name} does not exist.{hint} Shipped configs: {', '.join(shipped)}"
-    )
-
-
 def expand_shorthands(argv: Sequence[str]) -> list[str]:
     """``--dataset X`` -> ``--data.source X`` (also ``--flag=value``); ``--config NAME`` may
     name a shipped config (``protocol/sliding_windows``)."""
@@ -309,7 +285,16 @@ def parse_config(argv: Sequence[str], prog: str = "aigenbench fit") -> Config:
     from aigenbench.commands._args import parse_command
 
     parser = build_parser(prog)
-    namespace = parse_command(parser, expand_shorthands(argv))
+    try:
+        namespace = parse_command(parser, expand_shorthands(argv), SHORTHANDS)
+    except ConfigError as error:
+        if "--model.backbone is not set" in str(error):
+            raise ConfigError(
+                "no backbone: add a model config (--config models/dinov2_vitl14_tune_resize, "
+                "--config methods/univfd, --config demo, ...) or --backbone SPEC (timm:<name>, "
+                f"small:cnn, clip_vitl14, ...) (see `{prog} --help`)"
+            ) from None
+        raise
     return config_from_namespace(parser, namespace)
 
 
