@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -51,6 +52,16 @@ class SignalFlag:
             raise StoppedAtOnce(
                 "stopped at once on a second Ctrl-C, without saving; the last checkpoint written "
                 "is intact. Run the same command again to continue from it."
+            )
+        if self.received is None:
+            # The batch under way finishes first: on a big model on CPU that takes a while.
+            name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+            print(
+                f"\n{name} received: stopping after the current batch (on a large model on CPU "
+                "this can take a minute), then saving last.ckpt; press Ctrl-C again to stop at "
+                "once without saving",
+                file=sys.stderr,
+                flush=True,
             )
         self.received = signum
 
