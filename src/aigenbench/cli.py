@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from aigenbench import __version__
 from aigenbench.classpath import working_directory_on_path
 from aigenbench.errors import AigenbenchError
+from aigenbench.quiet import quiet_third_party
 from aigenbench.suggest import did_you_mean
 
 # name -> (module, one-line help). Each module has ``main(argv: list[str], command: str) -> int``.
@@ -80,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = did_you_mean(name, COMMANDS)
         print(f"aigenbench: unknown command {name!r}.{hint}\n\n{_usage()}", file=sys.stderr)
         return 2
+    quiet_third_party()
     try:
         module = importlib.import_module(COMMANDS[name][0])
         return int(module.main(rest, command=name) or 0)

@@ -37,7 +37,8 @@ def docs_block(language: str, marker: str) -> str:
 def test_the_console_script_imports_user_code_from_the_working_directory(tiny_benchmark, tmp_path):
     work = tmp_path / "user"
     work.mkdir()
-    (work / "my_method.py").write_text(docs_block("python", "focal_highpass"))
+    own_warning = '\nimport warnings\nwarnings.warn("my_method: a note of my own")\n'
+    (work / "my_method.py").write_text(docs_block("python", "focal_highpass") + own_warning)
     (work / "my_method.yaml").write_text(docs_block("yaml", "method: focal_highpass"))
     (work / "tiny.yaml").write_text(TINY_REST)
     fit = console(
@@ -58,6 +59,10 @@ def test_the_console_script_imports_user_code_from_the_working_directory(tiny_be
     predict = console(["predict", "runs/mine/window_0", "image.png", "--no_progress"], work)
     assert predict.returncode == 0, predict.stderr
     assert 0.0 <= float(predict.stdout.strip().splitlines()[-1].split(",")[1]) <= 1.0
+    # quiet by default: no library banners, tips or deprecations; the user's warning shows
+    for noise in ("GPU available", "TPU available", "Tip", "deprecated", "LeafSpec"):
+        assert noise not in predict.stderr and noise not in fit.stderr, noise
+    assert "my_method: a note of my own" in predict.stderr
 
     # a module that is not there: predict's error names predict's own flag
     missing = console(
