@@ -81,7 +81,7 @@ def make_loggers(
     return loggers
 
 
-def window_wandb_logger() -> type[Logger]:
+def window_wandb_logger() -> Any:
     """Lightning's WandbLogger whose run ends with its Trainer: each window (and the window
     axis, at each point) is its own W&B run, grouped by experiment and resumed by its id;
     without the finish, the next window's logger would reuse the run still in progress."""
