@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Mapping
+import os
+import sys
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aigenbench.errors import ConfigError
@@ -30,6 +32,27 @@ def import_object(path: str, what: str, *, default_module: str | None = None) ->
     if not hasattr(module, name):
         raise ConfigError(f"{what}: cannot import {path!r} ({module_name} has no {name!r})")
     return getattr(module, name)
+
+
+def working_directory_on_path() -> None:
+    """Put the current directory first on ``sys.path``, as ``python -m`` does, so that the
+    ``aigenbench`` console script imports the user's ``my_method.py`` from where it runs."""
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+
+
+def import_modules(modules: Iterable[str], option: str = "experiment.imports") -> None:
+    """Import user modules (ones registering a backbone family or a method), named in
+    ``option`` (the setting or flag the error names)."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise ConfigError(
+                f"{option}: cannot import {module!r} ({error}); put {module.replace('.', '/')}.py "
+                "in the folder you run aigenbench from, or its folder on PYTHONPATH"
+            ) from None
 
 
 def import_class(

@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aigenbench import __version__
+from aigenbench.classpath import working_directory_on_path
 from aigenbench.errors import AigenbenchError
+from aigenbench.quiet import quiet_third_party
 from aigenbench.suggest import did_you_mean
 
 # name -> (module, one-line help). Each module has ``main(argv: list[str], command: str) -> int``.
@@ -74,6 +76,8 @@ def _usage() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # the console script: the user's modules live where it runs
+        working_directory_on_path()
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         print(_usage())
@@ -86,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = did_you_mean(name, COMMANDS)
         print(f"aigenbench: unknown command {name!r}.{hint}\n\n{_usage()}", file=sys.stderr)
         return 2
+    quiet_third_party()
     try:
         with _signals_handled(name):
             module = importlib.import_module(COMMANDS[name][0])

@@ -9,6 +9,7 @@ are the help text.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -20,6 +21,11 @@ from typing import Any, Literal
 from aigenbench.config_fields import RUNTIME, is_runtime
 from aigenbench.errors import ConfigError
 from aigenbench.protocol import ProtocolConfig
+from aigenbench.shipped_configs import (  # noqa: F401  (their home before; commands import them)
+    PACKAGED_CONFIGS,
+    packaged_configs,
+    resolve_config_file,
+)
 
 # Plain flags for the everyday settings -> the dotted keys they stand for.
 SHORTHANDS: dict[str, str] = {
@@ -92,6 +98,7 @@ class TrainerConfig:
     devices: int | str = field(default="auto", metadata=RUNTIME)
     """Devices per node: a number, ``auto`` or a list string like ``"0,1"``."""
     num_nodes: int = field(default=1, metadata=RUNTIME)
+    """Machines (each with ``devices`` devices); world size = devices x num_nodes."""
     strategy: str = field(default="auto", metadata=RUNTIME)
     """``auto``, ``ddp``, ``fsdp``, ``ddp_find_unused_parameters_true``, ..."""
     precision: str = "32-true"
@@ -103,8 +110,11 @@ class TrainerConfig:
     accumulate_grad_batches: int = 1
     """Overall batch = data.train_batch_size x this x devices (the paper: 512)."""
     gradient_clip_val: float | None = 1.0
+    """Clip gradients at this value (the paper: 1.0); None: no clipping."""
     gradient_clip_algorithm: Literal["norm", "value"] = "norm"
+    """Clip the gradients' global ``norm`` or each ``value``."""
     log_every_n_steps: int = field(default=10, metadata=RUNTIME)
+    """Write the training curves every this many optimiser steps."""
     deterministic: bool = False
     """``torch.use_deterministic_algorithms`` (slower on GPUs; CPU runs repeat exactly anyway)."""
     enable_progress_bar: bool = field(default=True, metadata=RUNTIME)
@@ -143,8 +153,11 @@ class Config:
         return Path(self.experiment.runs_dir) / self.experiment_id
 
 
-def build_parser(prog: str = "aigenbench fit") -> Any:
-    """The jsonargparse parser of every section (importing torch: used by fit/validate/test)."""
+def build_parser(prog: str = "aigenbench fit", *, lightning_trainer: bool = True) -> Any:
+    """The jsonargparse parser of every section (importing torch: used by fit/validate/test).
+
+    ``lightning_trainer``: also every other ``lightning.Trainer`` argument as
+    ``--trainer.<name>`` (the short ``fit --help`` leaves them out)."""
     from aigenbench.commands._args import command_parser
     from aigenbench.data.config import DataConfig
     from aigenbench.models.config import ModelConfig
@@ -159,7 +172,8 @@ def build_parser(prog: str = "aigenbench fit") -> Any:
     parser.add_class_arguments(DataConfig, "data")
     parser.add_class_arguments(ModelConfig, "model")
     parser.add_class_arguments(TrainerConfig, "trainer")
-    add_lightning_trainer_arguments(parser)
+    if lightning_trainer:
+        add_lightning_trainer_arguments(parser)
     parser.add_class_arguments(ExperimentConfig, "experiment")
     parser.add_class_arguments(StrategyConfig, "strategy")  # continual strategies
     return parser
@@ -195,7 +209,7 @@ def add_lightning_trainer_arguments(parser: Any) -> list[str]:
     import lightning as L
 
     own = {f.name for f in dataclasses.fields(TrainerConfig)}
-    return list(
+    added = list(
         parser.add_method_arguments(
             L.Trainer,
             "__init__",
@@ -205,6 +219,12 @@ def add_lightning_trainer_arguments(parser: Any) -> list[str]:
             as_group=False,
         )
     )
+    # Still parsed (a refusal names the fix), never offered: the evaluation scores every image.
+    hidden = {f"trainer.{name}" for name in FIT_OWNED_TRAINER_ARGS | set(PARTIAL_EVALUATION_ARGS)}
+    for action in parser._actions:
+        if action.dest in hidden:
+            action.help = argparse.SUPPRESS
+    return added
 
 
 def lightning_trainer_keys() -> list[str]:
@@ -242,35 +262,6 @@ def check_trainer_passthrough(lightning: dict[str, Any]) -> None:
             )
 
 
-PACKAGED_CONFIGS = Path(__file__).parent / "configs"
-
-
-def packaged_configs() -> list[str]:
-    """The configs shipped with aigenbench, as names ``--config`` accepts (``protocol/...``)."""
-    return sorted(
-        str(path.relative_to(PACKAGED_CONFIGS).with_suffix(""))
-        for path in PACKAGED_CONFIGS.rglob("*.yaml")
-    )
-
-
-def resolve_config_file(name: str) -> str:
-    """A path that exists, or a shipped config named like ``protocol/sliding_windows(.yaml)``
-    (also ``configs/...``). Anything else is a ConfigError listing the shipped ones."""
-    if Path(name).exists():
-        return name
-    stem = name.removeprefix("configs/").removesuffix(".yaml").removesuffix(".yml")
-    candidate = PACKAGED_CONFIGS / f"{stem}.yaml"
-    if candidate.is_file():
-        return str(candidate)
-    from aigenbench.suggest import did_you_mean
-
-    shipped = packaged_configs()
-    hint = did_you_mean(stem, shipped, cutoff=0.5)
-    raise ConfigError(
-        f"config file {name} does not exist.{hint} Shipped configs: {', '.join(shipped)}"
-    )
-
-
 def expand_shorthands(argv: Sequence[str]) -> list[str]:
     """``--dataset X`` -> ``--data.source X`` (also ``--flag=value``); ``--config NAME`` may
     name a shipped config (``protocol/sliding_windows``)."""
@@ -305,7 +296,16 @@ def parse_config(argv: Sequence[str], prog: str = "aigenbench fit") -> Config:
     from aigenbench.commands._args import parse_command
 
     parser = build_parser(prog)
-    namespace = parse_command(parser, expand_shorthands(argv))
+    try:
+        namespace = parse_command(parser, expand_shorthands(argv), SHORTHANDS)
+    except ConfigError as error:
+        if "--model.backbone is not set" in str(error):
+            raise ConfigError(
+                "no backbone: add a model config (--config models/dinov2_vitl14_tune_resize, "
+                "--config methods/univfd, --config demo, ...) or --backbone SPEC (timm:<name>, "
+                f"small:cnn, clip_vitl14, ...) (see `{prog} --help`)"
+            ) from None
+        raise
     return config_from_namespace(parser, namespace)
 
 

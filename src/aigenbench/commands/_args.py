@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
+from jsonargparse import ActionConfigFile, ArgumentParser, DefaultHelpFormatter, Namespace
 from jsonargparse.typing import (
     ClosedUnitInterval,
     NonNegativeInt,
@@ -22,6 +22,7 @@ from jsonargparse.typing import (
 )
 
 from aigenbench.errors import ConfigError
+from aigenbench.shipped_configs import resolve_config_file
 from aigenbench.suggest import close_keys
 
 positive_int = PositiveInt
@@ -34,6 +35,19 @@ open_unit_interval = OpenUnitInterval
 """Type of a flag that takes a number strictly between 0 and 1 (a confidence level)."""
 
 
+class HelpFormatter(DefaultHelpFormatter):
+    """jsonargparse's help, with a command's description printed as written: its tables of
+    choices keep their line breaks."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "".join(indent + line for line in text.splitlines(keepends=True))
+
+    def _get_type_str(self, action: Any) -> str | None:
+        # A flag with choices gets a wrapper function as its type: the choices say it better.
+        type_str = super()._get_type_str(action)
+        return None if type_str is None or "<function" in type_str else type_str
+
+
 def command_parser(command: str, description: str, *, settings: bool = True) -> ArgumentParser:
     """The parser of ``aigenbench <command>``; ``settings`` adds ``--config``/``--print_config``."""
     from jsonargparse import set_parsing_settings
@@ -44,6 +58,7 @@ def command_parser(command: str, description: str, *, settings: bool = True) -> 
         description=description,
         exit_on_error=False,
         allow_abbrev=False,
+        formatter_class=HelpFormatter,
     )
     if settings:
         parser.add_argument(
@@ -65,7 +80,8 @@ def parse_command(
     except SystemExit:
         raise
     except Exception as error:
-        raise ConfigError(usage_error_text(parser, error)) from None
+        names = [name.lstrip("-") for name in shorthands or {}]
+        raise ConfigError(usage_error_text(parser, error, names)) from None
 
 
 def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -105,11 +121,21 @@ def normalize_flags(
     ``--per-window`` -> ``--per_window`` when only the underscored one exists."""
     known = option_names(parser)
     out: list[str] = []
-    for arg in argv:
+    skip_next = False
+    for index, arg in enumerate(argv):
+        if skip_next:
+            skip_next = False
+            continue
         if not arg.startswith("--") or arg == "--":
             out.append(arg)
             continue
         name, equals, value = arg.partition("=")
+        if name == "--config" and equals:  # a shipped config by name, as fit takes it
+            value = resolve_config_file(value)
+        elif name == "--config" and index + 1 < len(argv):
+            out += [name, resolve_config_file(argv[index + 1])]
+            skip_next = True
+            continue
         if name in shorthands:
             name = shorthands[name]
         elif name not in known and "-" in name[2:]:
@@ -159,17 +185,33 @@ _RESTRICTIONS = {
     "OpenUnitInterval": "a number strictly between 0 and 1",
 }
 _GIVEN = re.compile(r"Given value: (.*?)\s*$", re.S)
+_EXPECTED = re.compile(r"Expected a (typing\.Literal\[(.*?)\]|<class '(\w+)'>)\. Got value: (.*)$")
+_KINDS = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text"}
+_REQUIRED = re.compile(r"the following arguments are required: ([\w., ]+)")
 
 
-def usage_error_text(parser: ArgumentParser, error: BaseException) -> str:
-    """One readable sentence from a jsonargparse error: the key, the problem, the hint."""
+def usage_error_text(
+    parser: ArgumentParser, error: BaseException, extra_names: Sequence[str] = ()
+) -> str:
+    """One readable sentence from a jsonargparse error: the key, the problem, the hint.
+
+    ``extra_names``: other spellings the command accepts (shorthands), for "did you mean"."""
     text = str(error).strip().split("\nusage:")[0]
     flat = re.sub(r"\s+", " ", text)
     hint = ""
     unknown = _UNKNOWN_KEY.search(flat)
     bad_value = _BAD_VALUE.search(flat)
     restricted = _RESTRICTED.search(flat)
-    if bad_value and "Union subtypes" in flat:
+    expected = _EXPECTED.search(flat)
+    required = _REQUIRED.search(flat)
+    if bad_value and expected and "Union subtypes" not in flat:
+        flat = _wrong_type(bad_value.group(1), expected)
+    elif required:
+        keys = [key.strip() for key in required.group(1).split(",")]
+        flat = "; ".join(
+            f"--{key} is not set: give it on the command line or in a --config file" for key in keys
+        )
+    elif bad_value and "Union subtypes" in flat:
         flat = _union_error(parser, bad_value.group(1), text)
     elif bad_value and restricted:
         flat = (
@@ -179,7 +221,7 @@ def usage_error_text(parser: ArgumentParser, error: BaseException) -> str:
     elif unknown:
         groups = [g for g in unknown.groups() if g]
         key = ".".join(groups) if unknown.group(2) else groups[0]
-        close = close_keys(key.lstrip("-"), known_keys(parser))
+        close = close_keys(key.lstrip("-"), [*known_keys(parser), *extra_names])
         hint = f". Did you mean: {', '.join(close)}?" if close else ""
     return f"{flat[:2000]}{hint} (see `{parser.prog} --help`)"
 
@@ -196,3 +238,17 @@ def _union_error(parser: ArgumentParser, key: str, text: str) -> str:
     if re.search(r"[{,]\s*\w+:\S", value):
         message += " (YAML needs a space after each colon: {window: 2}, not {window:2})"
     return message
+
+
+def _wrong_type(key: str, expected: re.Match[str]) -> str:
+    """``--model.freezing: probes is not one of probe, tune, ...`` (with the close one)."""
+    from aigenbench.suggest import did_you_mean
+
+    value = expected.group(4).strip()
+    if expected.group(2) is not None:
+        choices = [choice.strip().strip("'\"") for choice in expected.group(2).split(",")]
+        return f"--{key}: {value} is not one of {', '.join(choices)}." + did_you_mean(
+            value, choices, cutoff=0.5
+        )
+    kind = _KINDS.get(expected.group(3), f"of type {expected.group(3)}")
+    return f"--{key}: {value} is not {kind}; give {kind}"

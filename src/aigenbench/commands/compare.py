@@ -176,15 +176,41 @@ def main(argv: list[str], command: str = "compare") -> int:
     parser.add_argument(
         "--stage", type=Literal["validate", "test"], default="validate", help="which predictions"
     )
-    parser.add_argument("--threshold", type=unit_interval, default=0.5, metavar="T")
-    parser.add_argument("--resamples", type=positive_int, default=1000, help="(1000)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="bootstrap seed, >= 0 (0)")
-    parser.add_argument("--confidence", type=open_unit_interval, default=0.95, help="(0.95)")
     parser.add_argument(
-        "--alpha", type=open_unit_interval, default=0.05, help="significance level (0.05)"
+        "--threshold",
+        type=unit_interval,
+        default=0.5,
+        metavar="T",
+        help="score above T = fake, for the thresholded metrics (balanced accuracy, ...)",
+    )
+    parser.add_argument(
+        "--resamples",
+        type=positive_int,
+        default=1000,
+        metavar="N",
+        help="paired bootstrap resamples (AP, balanced accuracy, TPR at 5% FPR)",
+    )
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="bootstrap seed, >= 0")
+    parser.add_argument(
+        "--confidence",
+        type=open_unit_interval,
+        default=0.95,
+        metavar="LEVEL",
+        help="level of every interval",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=open_unit_interval,
+        default=0.05,
+        metavar="A",
+        help="significance level of the Holm-adjusted paired tests (* below it)",
     )
     parser.add_argument("--no_pairing", action="store_true", help="every real in every subset")
-    parser.add_argument("--official_last_next", action="store_true")
+    parser.add_argument(
+        "--official_last_next",
+        action="store_true",
+        help="the official script's rule: at the last step, 'next' is the last window itself",
+    )
     args = parse_command(parser, argv)
     if args.json and args.csv:
         raise ConfigError("--json and --csv exclude each other: choose one output format")

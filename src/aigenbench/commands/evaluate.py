@@ -359,7 +359,7 @@ def main(argv: list[str], command: str = "evaluate") -> int:
         "--intervals",
         type=Literal[METHODS] | None,  # type: ignore[valid-type]
         default=None,
-        help="95%% intervals: delong (AUROC, fast) or bootstrap (every metric)",
+        help="95% intervals: delong (AUROC, fast) or bootstrap (every metric)",
     )
     parser.add_argument(
         "--resamples", type=positive_int, default=1000, help="bootstrap resamples (1000)"
@@ -371,7 +371,7 @@ def main(argv: list[str], command: str = "evaluate") -> int:
     parser.add_argument(
         "--operating_points",
         action="store_true",
-        help="also show TPR at FPR 1/5/10%%, Brier, ECE and the threshold transfer",
+        help="also show TPR at FPR 1/5/10%, Brier, ECE and the threshold transfer",
     )
     parser.add_argument(
         "--save",

@@ -31,7 +31,9 @@ def main(argv: list[str], command: str = "predict") -> int:
         default=None,
         help="CSV file to write (default: standard output)",
     )
-    parser.add_argument("--batch_size", type=positive_int, default=32, metavar="N")
+    parser.add_argument(
+        "--batch_size", type=positive_int, default=32, metavar="N", help="images per batch"
+    )
     parser.add_argument("--workers", type=int, default=0, metavar="N", help="loader processes (0)")
     parser.add_argument(
         "--trainer.accelerator", type=str, default="auto", help="cpu, gpu, auto, ... (auto)"
@@ -67,11 +69,11 @@ def main(argv: list[str], command: str = "predict") -> int:
     )
     args = parse_command(parser, argv, SHORTHANDS)
 
-    from aigenbench.training.runner import import_modules
+    from aigenbench.classpath import import_modules
+    from aigenbench.inference import find_images, resolve_checkpoint, score_files, write_scores_csv
 
-    import_modules(args.imports)
-
-    from aigenbench.inference import find_images, score_files, write_scores_csv
+    import_modules(recorded_imports(resolve_checkpoint(args.model)), "the experiment's imports")
+    import_modules(args.imports, "--import")
 
     files = find_images(args.paths)
     scoring = score_files(
@@ -106,3 +108,16 @@ def main(argv: list[str], command: str = "predict") -> int:
         for row in unreadable:
             print(f"  {row.path}: {row.error}", file=sys.stderr)
     return 0
+
+
+def recorded_imports(checkpoint: Path) -> list[str]:
+    """The ``experiment.imports`` recorded in the config.yaml of the experiment that wrote
+    ``checkpoint`` (``runs/<id>/window_<k>/checkpoints/final.ckpt``): the modules that define
+    its backbone family or method. None when the checkpoint lies outside an experiment."""
+    from aigenbench.config import load_yaml
+
+    for folder in list(checkpoint.resolve().parents)[:3]:
+        if (folder / "config.yaml").is_file():
+            experiment = load_yaml(folder / "config.yaml").get("experiment") or {}
+            return [str(module) for module in experiment.get("imports") or []]
+    return []

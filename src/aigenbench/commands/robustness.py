@@ -48,7 +48,8 @@ def main(argv: list[str], command: str = "robustness") -> int:
         type=str,
         choices=KINDS,
         default=list(KINDS),
-        help="which degradations (all)",
+        metavar="KIND",
+        help=f"which degradations: one or more of {', '.join(KINDS)} (all)",
     )
     parser.add_argument(
         "--strengths",

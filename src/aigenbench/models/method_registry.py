@@ -93,7 +93,8 @@ def resolve_method(name: str) -> type[DetectorModule]:
             f"unknown method {name!r}."
             + did_you_mean(name, _METHODS)
             + f" Registered: {', '.join(sorted(_METHODS))}; or give a class's import path "
-            "(my_package.my_method.MyMethod) and list its module in experiment.imports"
+            "(my_package.my_method.MyMethod); the module that registers it must be imported: "
+            "experiment.imports in a config, `aigenbench predict --import MODULE`"
         )
     if entry is None or isinstance(entry, str):
         path = name if entry is None else entry

@@ -34,9 +34,11 @@ class ProtocolConfig:
     benchmark_type: Literal["cumulative", "continual_learning", "none"] = "cumulative"
     """``cumulative`` (the protocol), ``continual_learning`` (window k only) or ``none``."""
     generators_per_window: int = 4
+    """Generators per window, in release order (the protocol: 4)."""
     timeline: str | None = None
     """A ``generator,release_date`` CSV; None uses the built-in v1.0 timeline."""
     data_seed: int = 1337
+    """Seed of the protocol's draws (real images, training subsets): window w uses it + w."""
     train_subset_size: int | float = 0
     """A generator-stratified subset of each window's training rows (0: all; <1.0: fraction)."""
     validation_subset_size: int | float = 0

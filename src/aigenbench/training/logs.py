@@ -68,10 +68,8 @@ def make_loggers(
     if "csv" in chosen:
         loggers.append(AppendingCSVLogger(logs_dir, name="csv", version=version))
     if "wandb" in chosen:
-        from lightning.pytorch.loggers import WandbLogger  # wandb itself: checked by the runner
-
         loggers.append(
-            WandbLogger(
+            window_wandb_logger()(
                 project=wandb_project,
                 group=experiment_id,
                 name=f"{experiment_id}/{version}",
@@ -81,6 +79,22 @@ def make_loggers(
             )
         )
     return loggers
+
+
+def window_wandb_logger() -> Any:
+    """Lightning's WandbLogger whose run ends with its Trainer: each window (and the window
+    axis, at each point) is its own W&B run, grouped by experiment and resumed by its id;
+    without the finish, the next window's logger would reuse the run still in progress."""
+    from lightning.pytorch.loggers import WandbLogger  # wandb itself: checked by the runner
+
+    class WindowWandbLogger(WandbLogger):
+        def finalize(self, status: str) -> None:
+            super().finalize(status)
+            if self._experiment is not None:
+                self._experiment.finish(exit_code=0 if status == "success" else 1)
+                self._experiment = None
+
+    return WindowWandbLogger
 
 
 def window_metric_scalars(metrics: dict[str, Any]) -> dict[str, float]:

@@ -123,6 +123,15 @@ class SignalFlag:
         if signum == self.requeue_signal:
             self.requeue_requested = True
         if self.received is None:
+            # The batch under way finishes first: on a big model on CPU that takes a while.
+            name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+            print(
+                f"\n{name} received: stopping after the current batch (on a large model on CPU "
+                "this can take a minute), then saving what is finished; press Ctrl-C again to "
+                "stop at once without saving",
+                file=sys.stderr,
+                flush=True,
+            )
             self.received = signum
 
     def interrupted(self, where: str) -> RunInterrupted:

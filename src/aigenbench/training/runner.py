@@ -12,7 +12,6 @@ rows are gathered in memory.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 import warnings
@@ -21,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from aigenbench.classpath import import_modules
 from aigenbench.config import Config, check_experiment_id
 from aigenbench.errors import ConfigError, DataError
 from aigenbench.evaluation.experiment import headline_text
@@ -48,15 +48,6 @@ def choose_timeline(config: Config, source: Any) -> Timeline:
         return load_timeline(config.protocol.timeline)
     own = source.timeline
     return own if own is not None else Timeline.builtin()
-
-
-def import_modules(modules: list[str]) -> None:
-    """Import user modules (e.g. ones registering backbone factories); a clear error if not."""
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except ImportError as error:
-            raise ConfigError(f"cannot import {module!r} ({error}); is it on PYTHONPATH?") from None
 
 
 def check_unfreeze_window(model: Any, n_windows: int) -> None:
