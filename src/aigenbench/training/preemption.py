@@ -125,10 +125,11 @@ class SignalFlag:
         if self.received is None:
             # The batch under way finishes first: on a big model on CPU that takes a while.
             name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+            again = "; press Ctrl-C again to stop at once without saving"
             print(
                 f"\n{name} received: stopping after the current batch (on a large model on CPU "
-                "this can take a minute), then saving what is finished; press Ctrl-C again to "
-                "stop at once without saving",
+                "this can take a minute), then saving what is finished"
+                + (again if signum == signal.SIGINT else ""),
                 file=sys.stderr,
                 flush=True,
             )
