@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from aigenbench.data import loading
+from aigenbench.data import decode, loading
 from aigenbench.data.config import DataConfig
 from aigenbench.data.datamodule import WindowDataModule
 from aigenbench.data.sources import open_source
@@ -28,13 +28,15 @@ class DecodeCounter:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
-        original = loading.decode_image
+        original = decode.decode_image
 
         def counted(*args: Any, **kwargs: Any) -> Any:
             self.count += 1
             return original(*args, **kwargs)
 
+        # Decoded images come from loading (whole) or from an EncodedImage (its kept region).
         monkeypatch.setattr(loading, "decode_image", counted)
+        monkeypatch.setattr(decode, "decode_image", counted)
 
 
 def _raw(seed: int = 4321, **data: Any) -> dict[str, Any]:
