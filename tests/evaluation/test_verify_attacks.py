@@ -30,6 +30,37 @@ def _edit_npz(path: Path, change: Callable[[dict[str, np.ndarray]], None]) -> No
     np.savez(path, **arrays)
 
 
+# What names the evaluation set: equal in every window's file of an honest run.
+_SET_KEYS = (
+    "crop_generator_ids",
+    "fused_generator_ids",
+    "crop_identifiers",
+    "fused_identifiers",
+    "identifier",
+    "pairing",
+    "generator_id_to_name",
+    "crop_labels",
+    "fused_labels",
+)
+
+
+def _forge_every_window(run: Path, window: int, change: Callable[[dict[str, np.ndarray]], None]):
+    """``change`` on window ``window``'s file, and its edits of the evaluation set carried to
+    every other window's file: a careful forger keeps the windows consistent (``bundle`` and
+    ``evaluate`` refuse steps scored on different evaluation sets)."""
+    files = sorted(run.glob("window_*/predictions_validate.npz"))
+    _edit_npz(run / f"window_{window}" / "predictions_validate.npz", change)
+    with np.load(run / f"window_{window}" / "predictions_validate.npz") as data:
+        forged = {key: data[key] for key in _SET_KEYS if key in data}
+
+    def carry(arrays: dict[str, np.ndarray]) -> None:
+        arrays.update({key: value.copy() for key, value in forged.items()})
+
+    for path in files:
+        if path.parent.name != f"window_{window}":
+            _edit_npz(path, carry)
+
+
 def _bundle(run_cli, run: Path, out: Path) -> Path:
     made = run_cli("bundle", run, "-o", out)
     assert made.exit_code == 0, made.err
@@ -67,7 +98,7 @@ def test_swapped_generator_ids_with_counts_kept_fail_with_the_dataset(run_cli, r
         gen_a, gen_b = crops[ids == id_a][0], crops[ids == id_b][0]
         crops[ids == id_a], crops[ids == id_b] = gen_b, gen_a
 
-    _edit_npz(run / "window_0" / "predictions_validate.npz", swap)
+    _forge_every_window(run, 0, swap)
     bundle = _bundle(run_cli, run, tmp_path / "b.zip")
     checks = _checks(run_cli, bundle)
     assert checks["dataset rows"]["status"] == "fail"
@@ -117,7 +148,7 @@ def test_crop_generator_ids_edited_while_fused_left_alone_fail(run_cli, run, dat
         crops, ids = arrays["crop_generator_ids"], arrays["crop_identifiers"]
         crops[ids == arrays["fused_identifiers"][a]] = arrays["fused_generator_ids"][b]
 
-    _edit_npz(run / "window_1" / "predictions_validate.npz", edit_crops)
+    _forge_every_window(run, 1, edit_crops)
     bundle = _bundle(run_cli, run, tmp_path / "b.zip")
     checks = _checks(run_cli, bundle)
     assert checks["predictions files"]["status"] == "fail"
@@ -164,7 +195,7 @@ def test_a_real_paired_to_another_generator_with_counts_kept_fails(run_cli, run,
         b = reals[pairing[reals] != pairing[a]][0]
         pairing[a], pairing[b] = pairing[b], pairing[a]
 
-    _edit_npz(run / "window_0" / "predictions_validate.npz", swap_pairing)
+    _forge_every_window(run, 0, swap_pairing)
     checks = _checks(run_cli, _bundle(run_cli, run, tmp_path / "b.zip"))
     assert checks["evaluation set"]["status"] == "pass"
     assert checks["dataset rows"]["status"] == "fail"
@@ -474,7 +505,7 @@ def test_crop_identifiers_edited_while_fused_left_alone_fail(run_cli, run, tmp_p
         ids[ids == arrays["fused_identifiers"][0]] = 99_999
         arrays["identifier"][0] = 99_999  # the reader checks 'identifier' against the crops
 
-    _edit_npz(run / "window_0" / "predictions_validate.npz", edit)
+    _forge_every_window(run, 0, edit)
     checks = _checks(run_cli, _bundle(run_cli, run, tmp_path / "b.zip"))
     assert checks["predictions files"]["status"] == "fail"
     assert "fused_identifiers is not the per-image value" in checks["predictions files"]["detail"]
@@ -526,7 +557,7 @@ def test_renamed_generators_fail_with_the_dataset(run_cli, run, tmp_path):
         names = arrays["generator_id_to_name"]
         names[[1, -1]] = names[[-1, 1]]
 
-    _edit_npz(run / "window_0" / "predictions_validate.npz", rename)
+    _forge_every_window(run, 0, rename)
     checks = _checks(run_cli, _bundle(run_cli, run, tmp_path / "b.zip"))
     assert checks["dataset rows"]["status"] == "fail"
     assert (

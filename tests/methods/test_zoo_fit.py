@@ -84,7 +84,7 @@ def test_rine_caches_every_blocks_token_and_gives_the_uncached_predictions(
     off = ["--experiment.feature_cache", "off"]
     assert main(fit_args(config, tiny_benchmark, tmp_path, "uncached", *off)) == 0
     header = json.loads((tmp_path / "cached" / "features" / "validate" / "header.json").read_text())
-    assert header["dim"] == 6 * 64  # test_vit: the CLS token (64) of each of its 6 blocks
+    assert header["row_shape"] == [6 * 64]  # test_vit: the CLS token (64) of each of its 6 blocks
     assert not (tmp_path / "uncached" / "features").exists()
     for window in (0, 1):
         cached, computed = (
