@@ -88,13 +88,16 @@ def test_signal_saves_a_checkpoint_and_the_rerun_continues(
     reference_dir, config = reference
     run_dir = tmp_path / "stopped"
     process = start_fit(config, tiny_benchmark, tmp_path, "stopped")
-    wait_for(lambda: (run_dir / "window_1" / "membership.json").is_file(), process)
+    # Inside window 1's training (a periodic checkpoint exists): the stop saves at the batch.
+    # A signal before a window trains stops there, with nothing to save (test_preemption.py).
+    last = run_dir / "window_1" / "checkpoints" / "last.ckpt"
+    wait_for(last.is_file, process)
     process.send_signal(signum)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 130, output
     assert "Run the same command again to continue" in output
     assert "Traceback" not in output
-    assert (run_dir / "window_1" / "checkpoints" / "last.ckpt").is_file()
+    assert last.is_file()
     assert not (run_dir / "window_1" / "DONE").exists()
     assert main(fit_args(config, tiny_benchmark, tmp_path, "stopped", *EXTRA)) == 0
     assert_same_predictions(reference_dir, run_dir, 2)
