@@ -31,7 +31,7 @@ $(VENV)/.torch:
 
 $(VENV)/.installed: $(VENV)/.torch pyproject.toml
 	@echo "[2/2] installing aigenbench and its dependencies into $(VENV)"
-	$(PIP) install -q -e '.[dev,openclip,hf,onnx,serve]' $(PIP_QUIET)
+	$(PIP) install -q -e '.[dev,openclip,hf,onnx,serve,wandb]' $(PIP_QUIET)
 	touch $@
 
 demo: env

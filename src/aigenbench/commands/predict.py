@@ -70,9 +70,11 @@ def main(argv: list[str], command: str = "predict") -> int:
     args = parse_command(parser, argv, SHORTHANDS)
 
     from aigenbench.classpath import import_modules
+    from aigenbench.export.folder import is_export_folder
     from aigenbench.inference import find_images, resolve_checkpoint, score_files, write_scores_csv
 
-    import_modules(recorded_imports(resolve_checkpoint(args.model)), "the experiment's imports")
+    if not is_export_folder(args.model):  # an exported detector records no experiment imports
+        import_modules(recorded_imports(resolve_checkpoint(args.model)), "the experiment's imports")
     import_modules(args.imports, "--import")
 
     files = find_images(args.paths)
