@@ -288,7 +288,37 @@ def training_rows(dataset: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(dataset.ids, factor), np.tile(np.arange(factor), len(dataset.ids))
 
 
-class FeatureDataModule(L.LightningDataModule):
+class CachedWindowData(L.LightningDataModule):
+    """A stand-in for ``data`` (a WindowDataModule) whose loaders read (some) rows from a cache:
+    ``data``'s batch transfer and resume bookkeeping; subclasses make the loaders."""
+
+    def __init__(self, data: WindowDataModule) -> None:
+        super().__init__()
+        self.data = data
+
+    def setup(self, stage: str) -> None:
+        self.data.trainer = self.trainer  # its resume bookkeeping looks at the trainer
+
+    def _eval_loader(self, stage: str) -> DataLoader:
+        raise NotImplementedError
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval_loader("validate")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval_loader("test")
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        return self.data.on_before_batch_transfer(batch, dataloader_idx)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.data.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.data.load_state_dict(state)
+
+
+class FeatureDataModule(CachedWindowData):
     """``data`` (a WindowDataModule) with cached features instead of images.
 
     The training order, and its position when a run resumes, are ``data``'s own; under DDP
@@ -302,13 +332,9 @@ class FeatureDataModule(L.LightningDataModule):
         train_store: FeatureStore | None = None,
         eval_store: FeatureStore | None = None,
     ) -> None:
-        super().__init__()
-        self.data = data
+        super().__init__(data)
         self.train_store = train_store
         self.eval_store = eval_store
-
-    def setup(self, stage: str) -> None:
-        self.data.trainer = self.trainer  # its resume bookkeeping looks at the trainer
 
     def train_dataloader(self) -> DataLoader:
         assert self.train_store is not None
@@ -330,18 +356,3 @@ class FeatureDataModule(L.LightningDataModule):
         return feature_loader(
             cached, self.data.config.eval_batch_size, sampler=ShardSampler(len(cached))
         )
-
-    def val_dataloader(self) -> DataLoader:
-        return self._eval_loader("validate")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._eval_loader("test")
-
-    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        return self.data.on_before_batch_transfer(batch, dataloader_idx)
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.data.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.data.load_state_dict(state)

@@ -34,6 +34,7 @@ from aigenbench.config import result_affecting
 from aigenbench.data.batch import collate_evaluation, collate_training
 from aigenbench.data.sampler import ShardSampler
 from aigenbench.scoring import crop_image_index, image_runs
+from aigenbench.training.cached_data import CachedWindowData
 from aigenbench.training.row_store import RowStore, as_int64, check_free_space, needed_bytes
 
 if TYPE_CHECKING:
@@ -433,18 +434,14 @@ class PixelTrainingSet(Dataset):
         return collate_training(samples)
 
 
-class PixelDataModule(L.LightningDataModule):
+class PixelDataModule(CachedWindowData):
     """``data`` (a WindowDataModule) with its pixels read from the pixel cache: filled, when the
     loaders are created, with what the stores lack. Same samplers, same loader settings, same
     resume bookkeeping as ``data``; what is not cacheable is loaded from images as before."""
 
     def __init__(self, data: WindowDataModule, cache: PixelCache) -> None:
-        super().__init__()
-        self.data = data
+        super().__init__(data)
         self.cache = cache
-
-    def setup(self, stage: str) -> None:
-        self.data.trainer = self.trainer  # its resume bookkeeping looks at the trainer
 
     def train_dataloader(self) -> DataLoader:
         assert self.trainer is not None  # Lightning asks for loaders once attached
@@ -472,18 +469,3 @@ class PixelDataModule(L.LightningDataModule):
             collate_fn=_passthrough,
             **self.data._loader_options(),
         )
-
-    def val_dataloader(self) -> DataLoader:
-        return self._eval_loader("validate")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._eval_loader("test")
-
-    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        return self.data.on_before_batch_transfer(batch, dataloader_idx)
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.data.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.data.load_state_dict(state)
