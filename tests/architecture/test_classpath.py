@@ -49,8 +49,8 @@ def test_instantiate_mapping_path_and_class_with_defaults():
 
 def test_every_config_path_goes_through_it():
     """Optimiser, fusion and method names by path use the helper (its messages show)."""
+    from aigenbench.methods import resolve_method
     from aigenbench.models.fusion import resolve_fusion
-    from aigenbench.models.methods import resolve_method
     from aigenbench.training.schedules import optimizer_class
 
     assert optimizer_class("AdamW") is torch.optim.AdamW

@@ -24,15 +24,15 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound="type[DetectorModule]")
 
 BASE_CLASS = "aigenbench.training.module.DetectorModule"
-"""Every method subclasses it (the default method itself, ``aigenbench.models.methods.Method``)."""
+"""Every method subclasses it (the default method itself, ``aigenbench.methods.Method``)."""
 
 _BUILTINS: dict[str, str] = {
     "default": BASE_CLASS,
-    "univfd": "aigenbench.models.methods.univfd.UnivFD",
-    "cnndetection": "aigenbench.models.methods.cnndetection.CNNDetection",
-    "npr": "aigenbench.models.methods.npr.NPR",
-    "rine": "aigenbench.models.methods.rine.RINE",
-    "effort": "aigenbench.models.methods.effort.Effort",
+    "univfd": "aigenbench.methods.univfd.UnivFD",
+    "cnndetection": "aigenbench.methods.cnndetection.CNNDetection",
+    "npr": "aigenbench.methods.npr.NPR",
+    "rine": "aigenbench.methods.rine.RINE",
+    "effort": "aigenbench.methods.effort.Effort",
 }
 _METHODS: dict[str, type[DetectorModule] | str] = dict(_BUILTINS)
 
@@ -63,7 +63,7 @@ def register_method(
         if not is_method(method):
             raise ConfigError(
                 f"register_method({name!r}): {method!r} is not a subclass of "
-                "aigenbench.models.methods.Method"
+                "aigenbench.methods.Method"
             )
         known = _METHODS.get(name)
         same = known is method or _path(known) == _path(method)  # a module imported again
@@ -101,8 +101,7 @@ def resolve_method(name: str) -> type[DetectorModule]:
         found = import_class(path, f"model.method {name!r}")
         if not is_method(found):
             raise ConfigError(
-                f"model.method {name!r}: {path!r} is not a subclass of "
-                "aigenbench.models.methods.Method"
+                f"model.method {name!r}: {path!r} is not a subclass of aigenbench.methods.Method"
             )
         entry = found
     return entry

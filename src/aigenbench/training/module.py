@@ -1,7 +1,7 @@
 """The LightningModule of one window: loss, optimiser and schedule, freezing, evaluation rows.
 
 It is also the default detection *method* and the base class of every other one
-(``aigenbench.models.methods.Method``): a method overrides the hooks below that it needs
+(``aigenbench.methods.Method``): a method overrides the hooks below that it needs
 (docs/METHODS.md): ``build_detector`` (the network: preprocessing, backbone, neck, head),
 ``compute_loss`` (a loss and its extra terms), ``parameter_groups`` / ``configure_optimizers``,
 ``register_metrics``, ``scores_fusion``, ``train_augmentation`` / ``eval_augmentation`` (pixels),
