@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import lightning as L
-import numpy as np
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
@@ -556,11 +555,3 @@ class DetectorModule(L.LightningModule):
         if self._trainer is not None:
             record["world_size"] = int(self._trainer.world_size)
         checkpoint[CHECKPOINT_KEY] = record
-
-
-def concat_eval_outputs(outputs: Sequence[EvalRows]) -> dict[str, np.ndarray]:
-    """The evaluation rows of all batches as NumPy arrays (crop keys and ``image_*`` keys)."""
-    if not outputs:
-        return {}
-    keys = outputs[0].keys()
-    return {k: torch.cat([o[k] for o in outputs]).numpy() for k in keys}
