@@ -2,7 +2,8 @@
 
 A config names a class or a function by its import path, or as LightningCLI does with
 ``{class_path: package.module.Class, init_args: {...}}``. Every failure is a ConfigError that
-names the setting (``what``), the path and why it cannot be used.
+names the setting (``what``), the path and why it cannot be used. A path into a module of
+aigenbench that has moved since it was recorded is read at its new place (``MOVED_MODULES``).
 """
 
 from __future__ import annotations
@@ -16,13 +17,28 @@ from typing import Any
 
 from aigenbench.errors import ConfigError
 
+MOVED_MODULES: dict[str, str] = {
+    "aigenbench.models.methods": "aigenbench.methods",
+}
+"""Modules of aigenbench that moved (old import path -> new one, submodules included): a class
+path recorded before the move (a user's config, a run's ``config.yaml``, a checkpoint) still
+loads. Add a line here when a module that configs can name moves; never remove one."""
+
+
+def current_module_path(path: str) -> str:
+    """``path`` (a module or ``module.Name``) with a moved module's old prefix replaced."""
+    for old, new in MOVED_MODULES.items():
+        if path == old or path.startswith(old + "."):
+            return new + path[len(old) :]
+    return path
+
 
 def import_object(path: str, what: str, *, default_module: str | None = None) -> Any:
     """The attribute ``Name`` of module ``package.module`` (a bare ``Name`` is looked up in
     ``default_module`` when one is given, e.g. ``AdamW`` in ``torch.optim``)."""
     if "." not in path and default_module:
         path = f"{default_module}.{path}"
-    module_name, _, name = path.rpartition(".")
+    module_name, _, name = current_module_path(path).rpartition(".")
     if not module_name:
         raise ConfigError(f"{what}: {path!r} is not an import path (expected module.Name)")
     try:
@@ -47,7 +63,7 @@ def import_modules(modules: Iterable[str], option: str = "experiment.imports") -
     ``option`` (the setting or flag the error names)."""
     for module in modules:
         try:
-            importlib.import_module(module)
+            importlib.import_module(current_module_path(module))
         except ImportError as error:
             raise ConfigError(
                 f"{option}: cannot import {module!r} ({error}); put {module.replace('.', '/')}.py "
