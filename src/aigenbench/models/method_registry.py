@@ -2,8 +2,9 @@
 
 The registry holds classes, or import paths of classes not imported yet (the built-in zoo), so
 it imports no method: ``models.build`` (which builds a checkpoint's network by its method's
-name) and ``training.module`` (whose subclasses record their own name) both read it, and the
-methods themselves import ``training.module`` — the imports flow one way. A method is a
+name), ``training.module`` (whose subclasses record their own name) and a bundle's rescore
+read it, and the methods (``aigenbench.methods``, a layer above training) import
+``training.module`` — the imports flow one way (tests/architecture/test_layering.py). A method is a
 subclass of ``aigenbench.training.module.DetectorModule``; that is checked on the class's
 MRO by import path, for the same reason.
 """
