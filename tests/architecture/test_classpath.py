@@ -133,3 +133,35 @@ def test_an_experiment_recorded_with_the_old_method_path_still_predicts(tmp_path
         return float(out.strip().splitlines()[-1].split(",")[1])
 
     assert score(old.stdout) == pytest.approx(score(new.out), abs=1e-6)
+
+
+def test_user_code_importing_the_old_module_gets_the_moved_one(tmp_path):
+    """A method module written before the move (``from aigenbench.models.methods import
+    Method``) still registers its method; the zoo is not loaded twice; the warning names the
+    new import. A fresh interpreter: the test session has imported the zoo already."""
+    import subprocess
+    import sys
+
+    (tmp_path / "old_style.py").write_text(
+        "from aigenbench.models.methods import Method, register_method\n\n\n"
+        '@register_method("old_style")\n'
+        "class OldStyle(Method):\n"
+        "    pass\n"
+    )
+    check = (
+        "import old_style\n"
+        "import aigenbench.methods, aigenbench.methods.univfd as new\n"
+        "import aigenbench.models.methods.univfd as old\n"
+        "from aigenbench.models.method_registry import resolve_method\n"
+        "assert resolve_method('old_style') is old_style.OldStyle\n"
+        "assert issubclass(old_style.OldStyle, aigenbench.methods.Method)\n"
+        "assert old is new and new.__spec__.name == 'aigenbench.methods.univfd'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "FutureWarning: aigenbench.models.methods has moved to aigenbench.methods: import that "
+        "instead" in result.stderr
+    )
