@@ -104,16 +104,13 @@ def test_a_lazy_import_into_a_higher_layer_is_seen(tmp_path, monkeypatch):
         (root / PACKAGE / package).mkdir(parents=True)
         (root / PACKAGE / package / "__init__.py").write_text("")
     (root / PACKAGE / "__init__.py").write_text("")
-    (root / PACKAGE / "data" / "lazy.py").write_text(
-        "def f():\n    import aigenbench.commands\n"
-    )
+    (root / PACKAGE / "data" / "lazy.py").write_text("def f():\n    import aigenbench.commands\n")
     (root / PACKAGE / "data" / "typed.py").write_text(
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import aigenbench.commands\n"
     )
     monkeypatch.setattr(scanner, "SRC", root)
     assert upward_imports(import_graph()) == [
-        "aigenbench.data.lazy (layer 'data') imports aigenbench.commands "
-        "(layer 'commands', higher)"
+        "aigenbench.data.lazy (layer 'data') imports aigenbench.commands (layer 'commands', higher)"
     ]
 
 
