@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aigenbench.config import PACKAGED_CONFIGS, parse_config
+from aigenbench.commands._config import parse_config
+from aigenbench.config import PACKAGED_CONFIGS
 from aigenbench.data.synth import SynthConfig, build_synthetic
 from aigenbench.evaluation.experiment import evaluate_experiment
 from aigenbench.training.runner import ExperimentRunner, quiet_lightning

@@ -103,8 +103,8 @@ def fit(config: Path, dataset: Path, runs: Path, name: str, *extra: str) -> dict
 
 
 def trainable_parameters(config: Path) -> int:
+    from aigenbench.methods import resolve_method
     from aigenbench.models import ModelConfig
-    from aigenbench.models.methods import resolve_method
 
     model = ModelConfig(**yaml.safe_load(config.read_text())["model"])
     module = resolve_method(model.method)(model)

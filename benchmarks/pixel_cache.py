@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aigenbench.config import parse_config
+from aigenbench.commands._config import parse_config
 from aigenbench.data import loading
 from aigenbench.data.synth import SynthConfig, build_synthetic
 from aigenbench.training.runner import ExperimentRunner, quiet_lightning

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from aigenbench.config import parse_config
+from aigenbench.commands._config import parse_config
 from aigenbench.data.synth import SynthConfig, build_synthetic
 from aigenbench.inference import find_images, score_files
 from aigenbench.training.runner import ExperimentRunner, quiet_lightning

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aigenbench.config import parse_config
+from aigenbench.commands._config import parse_config
 from aigenbench.data.synth import SynthConfig, build_synthetic
 from aigenbench.protocol import Timeline
 from aigenbench.training.runner import ExperimentRunner, quiet_lightning

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from aigenbench.classpath import find_moved_modules
+
 __version__ = "0.1.0"
+
+# Code written before a module of aigenbench moved (classpath.MOVED_MODULES) still imports it.
+find_moved_modules()
 
 # The public API, imported on first use so that ``import aigenbench`` stays light (no torch).
 _LAZY = {

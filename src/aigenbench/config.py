@@ -1,19 +1,18 @@
-"""The experiment configuration: sections, YAML composition, dotted overrides, shorthands.
+"""The experiment configuration: its sections, their checks, the id and what changes results.
 
-LightningCLI conventions (users of the official framework feel at home): ``--config a.yaml
---config b.yaml`` compose in order, ``--section.key value`` overrides any field,
-``--print_config`` prints the resolved whole. A key that does not exist is an error before
-anything runs. The sections are dataclasses owned by their packages; their field docstrings
-are the help text.
+A configuration is dataclasses, one per section (``protocol``, ``data``, ``model``,
+``trainer``, ``experiment``, ``strategy``), each owned by its package; their field docstrings
+are the help text. Reading one from a command line (``--config a.yaml --config b.yaml``
+composed in order, ``--section.key value`` overrides, shorthands, ``--print_config``:
+LightningCLI conventions) is the command layer's job: :mod:`aigenbench.commands._config`.
+This module builds no parser, so the layers below the commands can read a configuration.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -26,19 +25,6 @@ from aigenbench.shipped_configs import (  # noqa: F401  (their home before; comm
     packaged_configs,
     resolve_config_file,
 )
-
-# Plain flags for the everyday settings -> the dotted keys they stand for.
-SHORTHANDS: dict[str, str] = {
-    "--dataset": "--data.source",
-    "--timeline": "--protocol.timeline",
-    "--experiment-id": "--experiment.id",
-    "--runs-dir": "--experiment.runs_dir",
-    "--window": "--experiment.window",
-    "--backbone": "--model.backbone",
-    "--seed": "--experiment.seed",
-    "--seed_everything": "--experiment.seed",
-    "--print-config": "--print_config",
-}
 
 
 @dataclass
@@ -153,32 +139,6 @@ class Config:
         return Path(self.experiment.runs_dir) / self.experiment_id
 
 
-def build_parser(prog: str = "aigenbench fit", *, lightning_trainer: bool = True) -> Any:
-    """The jsonargparse parser of every section (importing torch: used by fit/validate/test).
-
-    ``lightning_trainer``: also every other ``lightning.Trainer`` argument as
-    ``--trainer.<name>`` (the short ``fit --help`` leaves them out)."""
-    from aigenbench.commands._args import command_parser
-    from aigenbench.data.config import DataConfig
-    from aigenbench.models.config import ModelConfig
-    from aigenbench.training.strategies.config import StrategyConfig
-
-    parser = command_parser(
-        prog.removeprefix("aigenbench "),
-        "Run the AI-GenBench protocol: every window of the timeline, resumable.\n"
-        "Shorthands: " + ", ".join(f"{k} = {v}" for k, v in SHORTHANDS.items()),
-    )
-    parser.add_class_arguments(ProtocolConfig, "protocol")
-    parser.add_class_arguments(DataConfig, "data")
-    parser.add_class_arguments(ModelConfig, "model")
-    parser.add_class_arguments(TrainerConfig, "trainer")
-    if lightning_trainer:
-        add_lightning_trainer_arguments(parser)
-    parser.add_class_arguments(ExperimentConfig, "experiment")
-    parser.add_class_arguments(StrategyConfig, "strategy")  # continual strategies
-    return parser
-
-
 # Trainer arguments the runner sets itself (per window: loggers, checkpoints, samplers).
 RUNNER_OWNED_TRAINER_ARGS = frozenset(
     {
@@ -202,46 +162,6 @@ FIT_ONLY_TRAINER_ARGS = frozenset({"fast_dev_run", "max_time", "min_epochs", "mi
 PARTIAL_EVALUATION_ARGS = ("limit_val_batches", "limit_test_batches")
 
 
-def add_lightning_trainer_arguments(parser: Any) -> list[str]:
-    """Every other ``lightning.Trainer`` argument as ``--trainer.<name>`` (passed through)."""
-    import dataclasses
-
-    import lightning as L
-
-    own = {f.name for f in dataclasses.fields(TrainerConfig)}
-    added = list(
-        parser.add_method_arguments(
-            L.Trainer,
-            "__init__",
-            "trainer",
-            skip=own | RUNNER_OWNED_TRAINER_ARGS,
-            fail_untyped=False,
-            as_group=False,
-        )
-    )
-    # Still parsed (a refusal names the fix), never offered: the evaluation scores every image.
-    hidden = {f"trainer.{name}" for name in FIT_OWNED_TRAINER_ARGS | set(PARTIAL_EVALUATION_ARGS)}
-    for action in parser._actions:
-        if action.dest in hidden:
-            action.help = argparse.SUPPRESS
-    return added
-
-
-def lightning_trainer_keys() -> list[str]:
-    """The ``lightning.Trainer`` arguments reachable as ``trainer.<name>`` beyond TrainerConfig."""
-    import dataclasses
-    import inspect
-
-    import lightning as L
-
-    own = {f.name for f in dataclasses.fields(TrainerConfig)}
-    return [
-        name
-        for name in inspect.signature(L.Trainer.__init__).parameters
-        if name != "self" and name not in own and name not in RUNNER_OWNED_TRAINER_ARGS
-    ]
-
-
 def trainer_passthrough(config: Config, stage: Literal["fit", "evaluate"]) -> dict[str, Any]:
     """The Lightning Trainer arguments set beyond TrainerConfig, for a fit or evaluation Trainer."""
     options = dict(config.lightning)
@@ -260,99 +180,6 @@ def check_trainer_passthrough(lightning: dict[str, Any]) -> None:
                 f"are cut from all of them); to evaluate on fewer images set "
                 f"protocol.validation_subset_size"
             )
-
-
-def expand_shorthands(argv: Sequence[str]) -> list[str]:
-    """``--dataset X`` -> ``--data.source X`` (also ``--flag=value``); ``--config NAME`` may
-    name a shipped config (``protocol/sliding_windows``)."""
-    expanded: list[str] = []
-    args = list(argv)
-    index = 0
-    while index < len(args):
-        arg = args[index]
-        name, equals, value = arg.partition("=")
-        if name == "--config":
-            if equals:
-                expanded.append(f"--config={resolve_config_file(value)}")
-            elif index + 1 < len(args):
-                expanded += ["--config", resolve_config_file(args[index + 1])]
-                index += 1
-            else:
-                expanded.append(arg)
-        elif name in SHORTHANDS:
-            expanded.append(SHORTHANDS[name] + (equals + value if equals else ""))
-        else:
-            expanded.append(arg)
-        index += 1
-    return expanded
-
-
-def parse_config(argv: Sequence[str], prog: str = "aigenbench fit") -> Config:
-    """Parse ``--config`` files, overrides and shorthands into a validated :class:`Config`.
-
-    Raises ConfigError for an unknown key, a value of the wrong type, a missing file or a
-    section's own validation error (before anything is built or trained).
-    """
-    from aigenbench.commands._args import parse_command
-
-    parser = build_parser(prog)
-    try:
-        namespace = parse_command(parser, expand_shorthands(argv), SHORTHANDS)
-    except ConfigError as error:
-        if "--model.backbone is not set" in str(error):
-            raise ConfigError(
-                "no backbone: add a model config (--config models/dinov2_vitl14_tune_resize, "
-                "--config methods/univfd, --config demo, ...) or --backbone SPEC (timm:<name>, "
-                f"small:cnn, clip_vitl14, ...) (see `{prog} --help`)"
-            ) from None
-        raise
-    return config_from_namespace(parser, namespace)
-
-
-def config_from_namespace(parser: Any, namespace: Any) -> Config:
-    from aigenbench.commands._args import usage_error_text
-
-    defaults = parser.get_defaults()
-    lightning: dict[str, Any] = {}
-    namespace = namespace.clone()
-    for name in lightning_trainer_keys():
-        key = f"trainer.{name}"
-        if key in namespace:
-            value = namespace.pop(key)
-            if key not in defaults or value != defaults[key]:
-                lightning[name] = value
-    raw = to_plain(parser.dump(namespace, format="yaml", skip_unset=False))
-    raw.pop("config", None)
-    defaults_raw = to_plain(
-        parser.dump(defaults, format="yaml", skip_unset=False, skip_validation=True)
-    )
-    defaults_raw.pop("config", None)
-    check_trainer_passthrough(lightning)
-    if lightning:
-        raw.setdefault("trainer", {}).update(lightning)
-    try:
-        objects = parser.instantiate(namespace)
-    except ConfigError:
-        raise
-    except Exception as error:
-        raise ConfigError(f"bad configuration: {usage_error_text(parser, error)}") from None
-    return Config(
-        protocol=objects.protocol,
-        data=objects.data,
-        model=objects.model,
-        trainer=objects.trainer,
-        experiment=objects.experiment,
-        raw=raw,
-        strategy=objects.strategy,
-        lightning=lightning,
-        defaults=defaults_raw,
-    )
-
-
-def to_plain(dumped_yaml: str) -> dict[str, Any]:
-    import yaml
-
-    return yaml.safe_load(dumped_yaml) or {}
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -187,7 +187,7 @@ def score_files(
     from aigenbench.data.pipelines import EvalPipeline
     from aigenbench.export.folder import is_export_folder, read_export
     from aigenbench.models.build import load_detector
-    from aigenbench.models.methods import resolve_method
+    from aigenbench.models.method_registry import resolve_method
     from aigenbench.training.collect import gather_rows
     from aigenbench.training.progress import WindowProgressBar
 

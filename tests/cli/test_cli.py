@@ -45,7 +45,8 @@ def test_a_union_field_error_is_readable(run_cli):
 
 
 def test_lightning_trainer_arguments_pass_through(tmp_path):
-    from aigenbench.config import parse_config, trainer_passthrough
+    from aigenbench.commands._config import parse_config
+    from aigenbench.config import trainer_passthrough
 
     config = parse_config(
         [

@@ -19,7 +19,7 @@ GENERATORS = ["", "gen_a", "gen_b", "gen_c", "gen_d"]
 def zoo_checkpoint(root: Path, name: str, **overrides) -> Path:
     """``root/run/window_0/checkpoints/final.ckpt`` of zoo method ``name`` (random weights;
     LoRA adapters made non-zero so that merging them matters)."""
-    from aigenbench.models.methods import resolve_method
+    from aigenbench.methods import resolve_method
 
     config = zoo_config(name, **overrides)
     torch.manual_seed(0)

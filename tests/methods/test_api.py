@@ -20,7 +20,7 @@ from aigenbench.data.pipelines import (
     VerticalFlip,
 )
 from aigenbench.errors import ConfigError, ProtocolError
-from aigenbench.models.methods import (
+from aigenbench.methods import (
     Method,
     method_name,
     register_method,
@@ -73,7 +73,7 @@ def test_register_by_name_and_by_import_path():
             register_method("mine_for_test", type("Other", (Method,), {}))
     finally:
         unregister_method("mine_for_test")
-    assert resolve_method("aigenbench.models.methods.npr.NPR").__name__ == "NPR"
+    assert resolve_method("aigenbench.methods.npr.NPR").__name__ == "NPR"
 
 
 def test_unknown_method_option_is_refused_with_the_known_ones():

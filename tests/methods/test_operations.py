@@ -9,18 +9,18 @@ from torch import nn
 
 from aigenbench.data import ops
 from aigenbench.data.seeding import Stream, sample_rng
-from aigenbench.models import load_detector
-from aigenbench.models.config import LoraSettings
-from aigenbench.models.lora import has_lora, inject_lora, merge_lora
-from aigenbench.models.methods import resolve_method
-from aigenbench.models.methods.cnndetection import BlurJpeg
-from aigenbench.models.methods.effort import SVDResidualLinear
-from aigenbench.models.methods.npr import npr_residual
-from aigenbench.models.methods.rine import (
+from aigenbench.methods import resolve_method
+from aigenbench.methods.cnndetection import BlurJpeg
+from aigenbench.methods.effort import SVDResidualLinear
+from aigenbench.methods.npr import npr_residual
+from aigenbench.methods.rine import (
     BlockTokens,
     importance_weighted_sum,
     supervised_contrastive,
 )
+from aigenbench.models import load_detector
+from aigenbench.models.config import LoraSettings
+from aigenbench.models.lora import has_lora, inject_lora, merge_lora
 
 from .conftest import ZOO, uint8_batch, zoo_config
 

@@ -75,7 +75,7 @@ def test_the_docs_worked_example_trains_with_its_loss_and_metric(
 HOOKED = textwrap.dedent(
     """
     import numpy as np
-    from aigenbench.models.methods import Method, TrainAugmentation
+    from aigenbench.methods import Method, TrainAugmentation
 
     EVENTS = []
     CALLS = {"deterministic": 0}

@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from aigenbench.data.batch import collate_evaluation, collate_training
+from aigenbench.data.batch import collate_evaluation, collate_training, concat_eval_outputs
 from aigenbench.errors import DataError
 from aigenbench.models import ModelConfig
 from aigenbench.training.cached_data import extract_features
@@ -27,7 +27,7 @@ from aigenbench.training.feature_cache import (
     feature_fingerprint,
     feature_loader,
 )
-from aigenbench.training.module import DetectorModule, concat_eval_outputs
+from aigenbench.training.module import DetectorModule
 
 from .conftest import loader, trainer
 

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from aigenbench.data.batch import concat_eval_outputs
 from aigenbench.errors import ConfigError
 from aigenbench.evaluation.predictions import build_predictions, image_scores
 from aigenbench.models import ModelConfig, fuse_crops, load_detector
 from aigenbench.models.config import OptimizerConfig, SchedulerConfig
-from aigenbench.training.module import DetectorModule, concat_eval_outputs
+from aigenbench.training.module import DetectorModule
 from aigenbench.training.schedules import build_optimizer, build_scheduler
 
 from .conftest import eval_batch, loader, train_batch, trainer

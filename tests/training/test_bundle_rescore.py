@@ -86,8 +86,8 @@ def test_a_single_edited_score_is_caught(run_cli, run, tmp_path):
 
 
 def _module_of(run: Path, window: int):
+    from aigenbench.methods import resolve_method
     from aigenbench.models.build import load_detector
-    from aigenbench.models.methods import resolve_method
 
     loaded = load_detector(run / f"window_{window}" / "checkpoints" / "final.ckpt")
     return resolve_method(loaded.config.method)(

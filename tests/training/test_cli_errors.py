@@ -138,7 +138,8 @@ def test_wandb_without_the_package_says_how_to_install_it(
 
 
 def test_shipped_configs_all_parse(tiny_benchmark):
-    from aigenbench.config import packaged_configs, parse_config
+    from aigenbench.commands._config import parse_config
+    from aigenbench.config import packaged_configs
 
     for name in packaged_configs():
         if name.startswith("models/"):

@@ -218,7 +218,7 @@ def test_the_same_command_twice_gives_the_same_numbers(finished, tiny_benchmark,
 
 
 def test_default_experiment_id_is_stable(tmp_path, tiny_benchmark, tiny_config):
-    from aigenbench.config import parse_config
+    from aigenbench.commands._config import parse_config
 
     argv = ["--config", str(tiny_config), "--dataset", str(tiny_benchmark)]
     first, second = parse_config(argv), parse_config(argv)
@@ -233,7 +233,8 @@ def test_a_new_setting_at_its_default_keeps_the_experiment_id(tiny_benchmark, ti
     """After an upgrade that adds a setting, the same command finds the same experiment."""
     import copy
 
-    from aigenbench.config import default_experiment_id, parse_config
+    from aigenbench.commands._config import parse_config
+    from aigenbench.config import default_experiment_id
 
     config = parse_config(["--config", str(tiny_config), "--dataset", str(tiny_benchmark)])
     raw, defaults = copy.deepcopy(config.raw), copy.deepcopy(config.defaults)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def experiment_config(run_dir: str | Path, overrides: list[str], prog: str) -> Config:
     """The config of the experiment in ``run_dir`` (its ``config.yaml``), with ``--key value``
     overrides of how it runs (e.g. ``--data.source`` when the data moved)."""
-    from aigenbench.config import parse_config
+    from aigenbench.commands._config import parse_config
 
     run_dir = Path(run_dir)
     config_file = run_dir / "config.yaml"

@@ -26,9 +26,10 @@ def main(argv: list[str], command: str = "demo") -> int:
     if any(arg in ("-h", "--help") for arg in argv):
         print(HELP)
         return 0
+    from aigenbench.commands._config import parse_config
     from aigenbench.commands.evaluate import print_tables
     from aigenbench.commands.fit import _print_config_requested
-    from aigenbench.config import PACKAGED_CONFIGS, dump_yaml, parse_config
+    from aigenbench.config import PACKAGED_CONFIGS, dump_yaml
     from aigenbench.data.synth import SynthConfig, build_synthetic
     from aigenbench.evaluation.experiment import evaluate_experiment
     from aigenbench.evaluation.report import write_report

@@ -75,7 +75,8 @@ def _help_level(argv: list[str]) -> str | None:
 
 
 def _fit_help(*, full: bool) -> int:
-    from aigenbench.config import build_parser, packaged_configs
+    from aigenbench.commands._config import build_parser
+    from aigenbench.config import packaged_configs
 
     parser = build_parser(lightning_trainer=full)
     parser.usage = argparse.SUPPRESS
@@ -110,7 +111,8 @@ def _print_config_requested(argv: list[str]) -> tuple[list[str], bool]:
 
 
 def _fit(argv: list[str]) -> int:
-    from aigenbench.config import dump_yaml, parse_config
+    from aigenbench.commands._config import parse_config
+    from aigenbench.config import dump_yaml
     from aigenbench.training.runner import ExperimentRunner
 
     argv, print_only = _print_config_requested(argv)

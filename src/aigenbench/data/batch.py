@@ -13,9 +13,10 @@ device.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from aigenbench.errors import DataError
@@ -62,3 +63,12 @@ def collate_evaluation(samples: Sequence[dict[str, Any]]) -> dict[str, torch.Ten
         batch[key] = torch.tensor(values, dtype=torch.int64)
     batch["valid"] = torch.tensor(valid, dtype=torch.bool)
     return batch
+
+
+def concat_eval_outputs(outputs: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, np.ndarray]:
+    """The rows a LightningModule returned for every evaluation batch, as NumPy arrays (crop
+    keys and ``image_*`` keys): what the run, ``predict`` and a bundle's rescore collect."""
+    if not outputs:
+        return {}
+    keys = outputs[0].keys()
+    return {k: torch.cat([o[k] for o in outputs]).numpy() for k in keys}

@@ -194,10 +194,9 @@ def crop_scores(
     import lightning as L
     from torch.utils.data import DataLoader
 
-    from aigenbench.data.batch import collate_evaluation
+    from aigenbench.data.batch import collate_evaluation, concat_eval_outputs
     from aigenbench.data.datamodule import make_eval_pipeline
     from aigenbench.data.loading import EvaluationDataset
-    from aigenbench.training.module import concat_eval_outputs
 
     config = module.config
     pipeline = make_eval_pipeline(

@@ -143,7 +143,7 @@ class ModelConfig:
     method: str = "default"
     """The detection method: ``default`` (backbone + linear head, BCE / cross-entropy), a zoo
     method (``univfd``, ``cnndetection``, ``npr``, ``rine``, ``effort``), one registered with
-    ``aigenbench.models.methods.register_method`` or a class by import path
+    ``aigenbench.methods.register_method`` or a class by import path
     (``my_package.my_method.MyMethod``; see docs/METHODS.md)."""
     method_args: dict[str, Any] = field(default_factory=dict)
     """The method's own options (its ``Options`` dataclass), e.g. ``{contrastive_weight: 0.2}``."""

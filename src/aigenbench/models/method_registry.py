@@ -2,8 +2,9 @@
 
 The registry holds classes, or import paths of classes not imported yet (the built-in zoo), so
 it imports no method: ``models.build`` (which builds a checkpoint's network by its method's
-name) and ``training.module`` (whose subclasses record their own name) both read it, and the
-methods themselves import ``training.module`` — the imports flow one way. A method is a
+name), ``training.module`` (whose subclasses record their own name) and a bundle's rescore
+read it, and the methods (``aigenbench.methods``, a layer above training) import
+``training.module`` — the imports flow one way (tests/architecture/test_layering.py). A method is a
 subclass of ``aigenbench.training.module.DetectorModule``; that is checked on the class's
 MRO by import path, for the same reason.
 """
@@ -24,15 +25,15 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound="type[DetectorModule]")
 
 BASE_CLASS = "aigenbench.training.module.DetectorModule"
-"""Every method subclasses it (the default method itself, ``aigenbench.models.methods.Method``)."""
+"""Every method subclasses it (the default method itself, ``aigenbench.methods.Method``)."""
 
 _BUILTINS: dict[str, str] = {
     "default": BASE_CLASS,
-    "univfd": "aigenbench.models.methods.univfd.UnivFD",
-    "cnndetection": "aigenbench.models.methods.cnndetection.CNNDetection",
-    "npr": "aigenbench.models.methods.npr.NPR",
-    "rine": "aigenbench.models.methods.rine.RINE",
-    "effort": "aigenbench.models.methods.effort.Effort",
+    "univfd": "aigenbench.methods.univfd.UnivFD",
+    "cnndetection": "aigenbench.methods.cnndetection.CNNDetection",
+    "npr": "aigenbench.methods.npr.NPR",
+    "rine": "aigenbench.methods.rine.RINE",
+    "effort": "aigenbench.methods.effort.Effort",
 }
 _METHODS: dict[str, type[DetectorModule] | str] = dict(_BUILTINS)
 
@@ -63,7 +64,7 @@ def register_method(
         if not is_method(method):
             raise ConfigError(
                 f"register_method({name!r}): {method!r} is not a subclass of "
-                "aigenbench.models.methods.Method"
+                "aigenbench.methods.Method"
             )
         known = _METHODS.get(name)
         same = known is method or _path(known) == _path(method)  # a module imported again
@@ -101,8 +102,7 @@ def resolve_method(name: str) -> type[DetectorModule]:
         found = import_class(path, f"model.method {name!r}")
         if not is_method(found):
             raise ConfigError(
-                f"model.method {name!r}: {path!r} is not a subclass of "
-                "aigenbench.models.methods.Method"
+                f"model.method {name!r}: {path!r} is not a subclass of aigenbench.methods.Method"
             )
         entry = found
     return entry

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from aigenbench.data.batch import concat_eval_outputs
 from aigenbench.errors import ProtocolError
 from aigenbench.evaluation.predictions import Predictions, build_predictions
 from aigenbench.protocol import BenchmarkPlan, EvaluationSet
-from aigenbench.training.module import concat_eval_outputs
 
 DegradationRecord = Callable[[np.ndarray], np.ndarray | None]
 """Image IDs -> their degradation codes (None when the pipeline applies none)."""

@@ -1,7 +1,7 @@
 """The LightningModule of one window: loss, optimiser and schedule, freezing, evaluation rows.
 
 It is also the default detection *method* and the base class of every other one
-(``aigenbench.models.methods.Method``): a method overrides the hooks below that it needs
+(``aigenbench.methods.Method``): a method overrides the hooks below that it needs
 (docs/METHODS.md): ``build_detector`` (the network: preprocessing, backbone, neck, head),
 ``compute_loss`` (a loss and its extra terms), ``parameter_groups`` / ``configure_optimizers``,
 ``register_metrics``, ``scores_fusion``, ``train_augmentation`` / ``eval_augmentation`` (pixels),
@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import lightning as L
-import numpy as np
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
@@ -556,11 +555,3 @@ class DetectorModule(L.LightningModule):
         if self._trainer is not None:
             record["world_size"] = int(self._trainer.world_size)
         checkpoint[CHECKPOINT_KEY] = record
-
-
-def concat_eval_outputs(outputs: Sequence[EvalRows]) -> dict[str, np.ndarray]:
-    """The evaluation rows of all batches as NumPy arrays (crop keys and ``image_*`` keys)."""
-    if not outputs:
-        return {}
-    keys = outputs[0].keys()
-    return {k: torch.cat([o[k] for o in outputs]).numpy() for k in keys}

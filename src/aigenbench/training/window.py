@@ -226,7 +226,7 @@ class WindowJob:
         L.seed_everything(window_seed(self.config.experiment.seed, self.window), verbose=False)
 
     def module(self, detector: Detector | None) -> DetectorModule:
-        from aigenbench.models.methods import resolve_method
+        from aigenbench.models.method_registry import resolve_method
 
         steps, epochs = self._offsets()
         return resolve_method(self.config.model.method)(

@@ -4,7 +4,9 @@ A method is a subclass of :class:`Method` (the LightningModule that trains a win
 overrides the hooks it needs (docs/METHODS.md lists them: network parts, loss, optimiser,
 metrics, score fusion, pixel augmentations, window start/end). Name it in a config with
 ``model.method``: a registered name (:func:`register_method`) or the class's import path.
-The names live in :mod:`aigenbench.models.method_registry`, which imports no method.
+The names live in :mod:`aigenbench.models.method_registry`, which imports no method: this
+package sits above ``training`` (its base class) in the layers of docs/DESIGN.md, and nothing
+below it imports a method; they look one up by name.
 """
 
 from __future__ import annotations

@@ -27,11 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aigenbench.methods._vit import transformer_blocks
 from aigenbench.models.backbone import Backbone
 from aigenbench.models.build import configured_backbone, num_outputs
 from aigenbench.models.config import ModelConfig
 from aigenbench.models.detector import Detector
-from aigenbench.models.methods._vit import transformer_blocks
 from aigenbench.training.module import DetectorModule, LossTerms
 
 
