@@ -112,12 +112,43 @@ def five_crop(image: np.ndarray, size: int) -> list[np.ndarray]:
     ]
 
 
+_CV2_ROTATIONS = {
+    1: cv2.ROTATE_90_COUNTERCLOCKWISE,
+    2: cv2.ROTATE_180,
+    3: cv2.ROTATE_90_CLOCKWISE,
+}
+
+
+def _opencv_layout(image: np.ndarray) -> bool:
+    """True when OpenCV takes ``image`` as it is: ``uint8`` ``[H, W, C]`` rows of packed pixels
+    (a crop is fine; reversed or transposed views are not)."""
+    return (
+        image.dtype == np.uint8
+        and image.ndim == 3
+        and 1 <= image.shape[2] <= 4
+        and image.strides[2] == 1
+        and image.strides[1] == image.shape[2]
+        and image.strides[0] > 0
+    )
+
+
 def rot90(image: np.ndarray, quarter_turns: int) -> np.ndarray:
-    """Rotate counter-clockwise by ``quarter_turns`` x 90 degrees (the canvas follows)."""
-    return np.rot90(image, quarter_turns % 4)
+    """Rotate counter-clockwise by ``quarter_turns`` x 90 degrees (the canvas follows).
+
+    The pixels of ``np.rot90``, but written out by OpenCV: the resize that follows needs a
+    contiguous array, and numpy's copy of a transposed 3-byte-pixel view costs 3-4x more
+    (7 ms against 2 ms for 1080 x 1080)."""
+    turns = quarter_turns % 4
+    if turns and _opencv_layout(image):
+        out = cv2.rotate(image, _CV2_ROTATIONS[turns])
+        return out.reshape(*out.shape[:2], image.shape[2])  # OpenCV drops a single channel
+    return np.rot90(image, turns)
 
 
 def hflip(image: np.ndarray) -> np.ndarray:
+    """Mirror left-right: ``image[:, ::-1]``, written out by OpenCV (as :func:`rot90`)."""
+    if _opencv_layout(image):
+        return cv2.flip(image, 1).reshape(image.shape)
     return image[:, ::-1]
 
 
