@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aigenbench.data import decode, jpeg_region, ops
+from aigenbench.data import decode, jpeg_region, ops, webp_region
 from aigenbench.data.decode import (
     EncodedImage,
     apply_orientation,
@@ -173,6 +173,56 @@ def test_stored_box_is_the_inverse_of_the_orientation() -> None:
             assert np.array_equal(cut, upright[top : top + crop_h, left : left + crop_w])
 
 
+def _webp_cases() -> dict[str, bytes]:
+    rgb = _textured(75, 99)
+    rgba = np.dstack([rgb, _textured(75, 99, seed=1)[:, :, 0]])
+    return {
+        "lossy": _encode(Image.fromarray(rgb), "WEBP", quality=80),
+        "lossy_odd_size": _encode(Image.fromarray(_textured(13, 21)), "WEBP", quality=70),
+        "lossless": _encode(Image.fromarray(rgb), "WEBP", lossless=True),
+        "lossy_alpha": _encode(Image.fromarray(rgba), "WEBP", quality=80),
+        "lossless_alpha": _encode(Image.fromarray(rgba), "WEBP", lossless=True),
+    }
+
+
+def _webp_boxes(height: int, width: int) -> list[tuple[int, int, int, int]]:
+    """Every top and left offset modulo two macroblocks (32), each with a small region and one
+    reaching the bottom-right corner, and the whole image."""
+    boxes = [(0, 0, height, width)]
+    for top in range(min(height, 33)):
+        for left in range(min(width, 33)):
+            boxes.append((top, left, min(19, height - top), min(23, width - left)))
+            boxes.append((top, left, height - top, width - left))
+    return boxes
+
+
+@pytest.mark.parametrize("case", list(_webp_cases()))
+def test_webp_region_decode_equals_the_full_decode_cut(case: str) -> None:
+    """libwebp's cropped decode itself (not a fallback) gives OpenCV's full decode's pixels (and
+    PIL's), cut, at every offset: lossy and lossless, with alpha, odd sizes."""
+    if not webp_region.available():
+        pytest.fail("Pillow's wheel is installed but its libwebp did not load")
+    data = _webp_cases()[case]
+    full = decode._decode_cv2(data)
+    assert full is not None
+    assert np.array_equal(full, _full_decode_then_orient(data))
+    assert np.array_equal(decode_image(data), full)
+    for top, left, crop_h, crop_w in _webp_boxes(*full.shape[:2]):
+        region = webp_region.decode(data, (top, left, crop_h, crop_w))
+        assert region is not None, "the region decoder refused a still WebP"
+        expected = full[top : top + crop_h, left : left + crop_w]
+        assert np.array_equal(region, expected), (case, top, left, crop_h, crop_w)
+
+
+def test_animated_webp_is_left_to_the_usual_decoder() -> None:
+    frames = [Image.fromarray(_textured(40, 56, seed=seed)) for seed in range(2)]
+    data = _encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], quality=90)
+    assert webp_region.decode(data, (3, 5, 20, 20)) is None
+    assert np.array_equal(
+        decode_image(data, region=(3, 5, 20, 20)), _full_decode_then_orient(data)[3:23, 5:25]
+    )
+
+
 def _png_cases() -> dict[str, bytes]:
     rgb = _textured(37, 53)
     rgba = np.dstack([rgb, _textured(37, 53, seed=1)[:, :, 0]])
@@ -259,6 +309,7 @@ def test_pipelines_give_the_same_tensors_for_encoded_and_decoded_images(
 def test_without_the_region_decoder_the_pixels_are_the_same(monkeypatch, mini_mix) -> None:
     expected = [decoded_crop_if_large(EncodedImage(data), 48) for data in mini_mix]
     monkeypatch.setattr(jpeg_region, "decode", lambda data, region=None: None)
+    monkeypatch.setattr(webp_region, "decode", lambda data, region=None: None)
     for data, pixels in zip(mini_mix, expected, strict=True):
         assert np.array_equal(decoded_crop_if_large(EncodedImage(data), 48), pixels)
 

@@ -15,8 +15,9 @@ before any pixel is decoded, so they cost neither time nor memory).
 
 Decoders, the fastest that gives these exact pixels: 8-bit YCbCr and grayscale JPEGs go through
 libjpeg-turbo's TurboJPEG API (:mod:`aigenbench.data.jpeg_region`: it can decode a region only,
-see ``region``), 8-bit PNGs through libspng (``pyspng``), the other PNGs, still WebP and the
-other JPEGs through OpenCV (faster than PIL; the same
+see ``region``), still WebPs through libwebp's advanced API (:mod:`aigenbench.data.webp_region`:
+a region only, too), 8-bit PNGs through libspng (``pyspng``), the other PNGs and JPEGs (and
+WebPs when libwebp is not found) through OpenCV (faster than PIL; the same
 pixels, which the tests check); anything else, and anything those refuse, goes through PIL, which
 also supplies the reason of a failure.
 """
@@ -32,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from aigenbench.data import jpeg_region, ops
+from aigenbench.data import jpeg_region, ops, webp_region
 from aigenbench.data.opencv import cv2
 from aigenbench.errors import DataError
 
@@ -75,8 +76,9 @@ def decode_image(
     """Decode encoded image bytes to an RGB ``uint8`` array ``[H, W, 3]`` (see the module doc).
 
     ``region``: only that part of the upright image (after the EXIF orientation), equal bit for bit
-    to ``decode_image(data)[top : top + height, left : left + width]``; JPEGs then decode only the
-    region (:mod:`aigenbench.data.jpeg_region`), other formats decode whole and are cut.
+    to ``decode_image(data)[top : top + height, left : left + width]``; JPEGs and WebPs then decode
+    only the region (:mod:`aigenbench.data.jpeg_region`, :mod:`aigenbench.data.webp_region`), other
+    formats decode whole and are cut.
     """
     if data is None or len(data) == 0:
         raise UnreadableImage("empty file (0 bytes)")
@@ -110,6 +112,11 @@ def decode_image(
             raise UnreadableImage("truncated JPEG (no end-of-image marker after the last scan)")
         if jpeg and image.mode in ("RGB", "L"):
             array = jpeg_region.decode(data, stored)
+            expected = (height, width) if stored is None else stored[2:]
+            if array is not None and array.shape[:2] == expected:
+                return np.ascontiguousarray(apply_orientation(array, orientation))
+        if image.format == "WEBP":
+            array = webp_region.decode(data, stored)
             expected = (height, width) if stored is None else stored[2:]
             if array is not None and array.shape[:2] == expected:
                 return np.ascontiguousarray(apply_orientation(array, orientation))
