@@ -1,6 +1,7 @@
 """Decoding only what crop-if-large keeps gives the pixels of the full decode followed by the crop,
 bit for bit: every JPEG subsampling, odd sizes, progressive, grayscale, CMYK, all eight EXIF
-orientations, PNG (8/16-bit, palette, alpha, gray), WebP (lossy, lossless, alpha); and
+orientations, PNG (8/16-bit, palette, alpha, gray, interlaced; rows below the region never
+decoded), WebP (lossy, lossless, alpha; region decoded alone); and
 the pipelines draw the same random numbers whether they get the image decoded or still encoded."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aigenbench.data import decode, jpeg_region, ops, webp_region
+from aigenbench.data import decode, jpeg_region, ops, png_rows, webp_region
 from aigenbench.data.decode import (
     EncodedImage,
     apply_orientation,
@@ -251,6 +252,84 @@ def test_png_and_webp_decoders_give_the_usual_pixels(case: str) -> None:
         assert np.array_equal(region, full[top : top + crop_h, left : left + crop_w])
 
 
+def _interlaced_png(array: np.ndarray) -> bytes:
+    """An Adam7-interlaced 8-bit RGB PNG (PIL writes none): each pass's rows, filter 0."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    height, width = array.shape[:2]
+    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2)]
+    raw = b""
+    for x0, y0, dx, dy in [*passes, (0, 1, 1, 2)]:
+        sub = array[y0::dy, x0::dx]
+        if sub.size:
+            raw += b"".join(b"\x00" + row.tobytes() for row in sub)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 1)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _png_row_cases() -> dict[str, bytes]:
+    rgb = _textured(37, 53)
+    rgba = np.dstack([rgb, _textured(37, 53, seed=1)[:, :, 0]])
+    return {
+        "rgb": _encode(Image.fromarray(rgb), "PNG"),
+        "rgba": _encode(Image.fromarray(rgba), "PNG"),
+        "gray": _encode(Image.fromarray(rgb[:, :, 0]), "PNG"),
+        "gray_alpha": _encode(Image.fromarray(rgba[:, :, [0, 3]], mode="LA"), "PNG"),
+        "odd_size": _encode(Image.fromarray(_textured(13, 21)), "PNG", compress_level=9),
+    }
+
+
+@pytest.mark.parametrize("case", list(_png_row_cases()))
+def test_png_rows_decode_equals_the_full_decode_cut(case: str) -> None:
+    """libspng stopped after the region's last row (not a fallback) gives OpenCV's full decode's
+    pixels, cut: every first row, every last row, several columns."""
+    if not png_rows.available():
+        pytest.fail("pyspng is a dependency but is not installed")
+    data = _png_row_cases()[case]
+    full = decode._decode_cv2(data)
+    assert full is not None
+    assert np.array_equal(decode_image(data), full)
+    height, width = full.shape[:2]
+    for top in range(height):
+        for crop_h in (1, min(7, height - top), height - top):
+            for left, crop_w in ((0, width), (width // 3, min(11, width - width // 3))):
+                region = png_rows.decode(data, (top, left, crop_h, crop_w))
+                assert region is not None, "the row decoder refused an 8-bit PNG"
+                expected = full[top : top + crop_h, left : left + crop_w]
+                assert np.array_equal(region, expected), (case, top, left, crop_h, crop_w)
+
+
+def test_palette_16_bit_and_interlaced_pngs_are_left_to_the_usual_decoder() -> None:
+    cases = _png_cases()
+    interlaced = _interlaced_png(_textured(37, 53))
+    assert np.array_equal(decode._decode_cv2(interlaced), _textured(37, 53))
+    for data in (cases["palette"], cases["palette_transparency"], cases["16_bit"], interlaced):
+        assert png_rows.decode(data, (3, 5, 20, 20)) is None
+        assert png_rows.decode(data) is None
+        full = _full_decode_then_orient(data)
+        assert np.array_equal(decode_image(data, region=(3, 5, 20, 20)), full[3:23, 5:25])
+
+
+def test_a_damaged_png_is_refused_as_before() -> None:
+    """Damage the row decoder reads makes it step aside; the usual decoder then refuses."""
+    data = bytearray(_png_row_cases()["rgb"])
+    data[60:90] = bytes(30)
+    assert png_rows.decode(bytes(data), (0, 0, 37, 53)) is None
+    with pytest.raises(decode.UnreadableImage):
+        decode_image(bytes(data), region=(0, 0, 37, 53))
+
+
 @pytest.fixture(scope="session")
 def mini_mix() -> list[bytes]:
     """A small mix in the real one's formats: web JPEGs (4:2:0), camera JPEGs (4:2:2, one
@@ -310,6 +389,7 @@ def test_without_the_region_decoder_the_pixels_are_the_same(monkeypatch, mini_mi
     expected = [decoded_crop_if_large(EncodedImage(data), 48) for data in mini_mix]
     monkeypatch.setattr(jpeg_region, "decode", lambda data, region=None: None)
     monkeypatch.setattr(webp_region, "decode", lambda data, region=None: None)
+    monkeypatch.setattr(png_rows, "decode", lambda data, region=None: None)
     for data, pixels in zip(mini_mix, expected, strict=True):
         assert np.array_equal(decoded_crop_if_large(EncodedImage(data), 48), pixels)
 

@@ -16,9 +16,10 @@ before any pixel is decoded, so they cost neither time nor memory).
 Decoders, the fastest that gives these exact pixels: 8-bit YCbCr and grayscale JPEGs go through
 libjpeg-turbo's TurboJPEG API (:mod:`aigenbench.data.jpeg_region`: it can decode a region only,
 see ``region``), still WebPs through libwebp's advanced API (:mod:`aigenbench.data.webp_region`:
-a region only, too), 8-bit PNGs through libspng (``pyspng``), the other PNGs and JPEGs (and
-WebPs when libwebp is not found) through OpenCV (faster than PIL; the same
-pixels, which the tests check); anything else, and anything those refuse, goes through PIL, which
+a region only, too), 8-bit gray, RGB and RGBA PNGs through libspng
+(:mod:`aigenbench.data.png_rows`: no row below a region), the other PNGs and JPEGs (and WebPs and
+PNGs when those libraries are missing) through OpenCV (faster than PIL; the same pixels, which the
+tests check); anything else, and anything those refuse, goes through PIL, which
 also supplies the reason of a failure.
 """
 
@@ -33,14 +34,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from aigenbench.data import jpeg_region, ops, webp_region
+from aigenbench.data import jpeg_region, ops, png_rows, webp_region
 from aigenbench.data.opencv import cv2
 from aigenbench.errors import DataError
-
-try:
-    import pyspng as _spng
-except ImportError:  # optional speed-up: OpenCV decodes PNGs without it
-    _spng = None
 
 DEFAULT_MAX_PIXELS = 1 << 27
 """Largest accepted image, in pixels (134 Mpx, e.g. 11585x11585: 400 MB once decoded)."""
@@ -77,8 +73,8 @@ def decode_image(
 
     ``region``: only that part of the upright image (after the EXIF orientation), equal bit for bit
     to ``decode_image(data)[top : top + height, left : left + width]``; JPEGs and WebPs then decode
-    only the region (:mod:`aigenbench.data.jpeg_region`, :mod:`aigenbench.data.webp_region`), other
-    formats decode whole and are cut.
+    only the region (:mod:`aigenbench.data.jpeg_region`, :mod:`aigenbench.data.webp_region`), PNGs
+    no row below it (:mod:`aigenbench.data.png_rows`), other formats decode whole and are cut.
     """
     if data is None or len(data) == 0:
         raise UnreadableImage("empty file (0 bytes)")
@@ -115,14 +111,13 @@ def decode_image(
             expected = (height, width) if stored is None else stored[2:]
             if array is not None and array.shape[:2] == expected:
                 return np.ascontiguousarray(apply_orientation(array, orientation))
-        if image.format == "WEBP":
-            array = webp_region.decode(data, stored)
+        if image.format in ("WEBP", "PNG"):
+            region_decoder = webp_region if image.format == "WEBP" else png_rows
+            array = region_decoder.decode(data, stored)
             expected = (height, width) if stored is None else stored[2:]
             if array is not None and array.shape[:2] == expected:
                 return np.ascontiguousarray(apply_orientation(array, orientation))
-        array = _decode_spng(data) if image.format == "PNG" else None
-        if array is None:
-            array = _decode_cv2(data)
+        array = _decode_cv2(data)
     if array is None:
         array = _decode_pil(image)
     if array.shape[0] != height or array.shape[1] != width:
@@ -266,24 +261,6 @@ def _decode_cv2(data: bytes) -> np.ndarray | None:
         return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     except cv2.error:
         return None
-
-
-def _decode_spng(data: bytes) -> np.ndarray | None:
-    """libspng (``pyspng``), 1.5x faster than OpenCV's PNG decoder, for the non-interlaced 8-bit
-    gray, RGB and RGBA PNGs only (the pixels OpenCV gives: alpha dropped, gray replicated; the
-    tests compare them); None for anything else, an error included (OpenCV then decides: interlaced,
-    16-bit, palette and gray + alpha PNGs are its, as before)."""
-    if _spng is None or len(data) < 29 or data[24] != 8 or data[25] not in (0, 2, 6) or data[28]:
-        return None
-    try:
-        array = _spng.load(data)
-    except Exception:  # libspng's errors: the usual decoder gives the verdict
-        return None
-    if array.dtype != np.uint8:
-        return None
-    if array.ndim == 2:
-        return np.repeat(array[:, :, None], 3, axis=2)
-    return array[:, :, :3]
 
 
 def _decode_pil(image: Image.Image) -> np.ndarray:
