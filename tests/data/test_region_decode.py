@@ -465,3 +465,16 @@ def test_datasets_hand_encoded_images_only_to_pipelines_that_decode_regions(tiny
     for index, row_id in enumerate(ids):
         pixels = decode_image(source.read("validation", row_id))
         assert torch.equal(dataset[index]["crops"][0], evaluation(pixels, row_id)[0])
+
+
+def test_an_encoded_image_reads_its_header_once_and_pickles_without_it(mini_mix) -> None:
+    import pickle
+
+    image = EncodedImage(mini_mix[4], 1 << 20)
+    height, width = image.size()
+    first = image.__dict__["_header"]
+    assert np.array_equal(image.decode((1, 2, 5, 7)), decode_image(mini_mix[4])[1:6, 2:9])
+    assert image.__dict__["_header"] is first
+    copy = pickle.loads(pickle.dumps(image))
+    assert copy == image and "_header" not in copy.__dict__
+    assert copy.size() == (height, width)
