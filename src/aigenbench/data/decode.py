@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 import warnings
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +80,7 @@ def decode_image(
     if data is None or len(data) == 0:
         raise UnreadableImage("empty file (0 bytes)")
     data = bytes(data)
-    return _decode(data, _read_header(data, max_pixels), region)
+    return _decode(data, _remembered_header(data, max_pixels), region)
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,27 @@ def _read_header(data: bytes, max_pixels: int) -> _Header:
     if width * height > max_pixels:
         raise too_large(f"{width}x{height} = {width * height:,} pixels", max_pixels)
     return _Header(image, height, width, _orientation(image))
+
+
+_last_header = threading.local()
+"""The header :func:`upright_size` read last in this thread, with its bytes: crop-if-large reads
+the size, then decodes the same bytes object, and opening a header costs 0.1-3 ms (WebP most)."""
+
+
+def _remember_header(data: bytes, max_pixels: int) -> _Header:
+    header = _read_header(data, max_pixels)
+    _last_header.entry = (data, max_pixels, header)  # holds the bytes: their id stays theirs
+    return header
+
+
+def _remembered_header(data: bytes, max_pixels: int) -> _Header:
+    """The header :func:`upright_size` just read of this very bytes object, used once (a retry
+    after a failed decode reads it afresh), else read now."""
+    entry = getattr(_last_header, "entry", None)
+    _last_header.entry = None
+    if entry is not None and entry[0] is data and entry[1] == max_pixels:
+        return entry[2]
+    return _read_header(data, max_pixels)
 
 
 def _decode(data: bytes, header: _Header, region: Box | None) -> np.ndarray:
@@ -166,22 +187,13 @@ class EncodedImage:
     data: bytes
     max_pixels: int = DEFAULT_MAX_PIXELS
 
-    @cached_property
-    def _header(self) -> _Header:
-        # Read once for size() and decode(): opening a header costs 0.1-3 ms (WebP the most).
-        return _read_header(self.data, self.max_pixels)
-
-    def __getstate__(self) -> dict[str, object]:
-        # Pickled (to a loader worker), the bytes travel; the opened header does not.
-        return {"data": self.data, "max_pixels": self.max_pixels}
-
     def size(self) -> tuple[int, int]:
         """``(height, width)`` of the upright image, from the header (:func:`upright_size`)."""
-        return _upright(self._header)
+        return upright_size(self.data, self.max_pixels)
 
     def decode(self, region: Box | None = None) -> np.ndarray:
         """:func:`decode_image` of these bytes (of ``region`` only, when given)."""
-        return _decode(self.data, self._header, region)
+        return decode_image(self.data, self.max_pixels, region)
 
 
 def decoded_crop_if_large(
@@ -199,7 +211,7 @@ def upright_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int
     """``(height, width)`` of the upright image (after the EXIF orientation), from the header
     alone; the same refusals as :func:`decode_image` for what the header shows (empty, not an
     image, invalid size, decompression bomb)."""
-    return _upright(_read_header(bytes(data) if data is not None else b"", max_pixels))
+    return _upright(_remember_header(bytes(data) if data is not None else b"", max_pixels))
 
 
 def _upright(header: _Header) -> tuple[int, int]:
