@@ -467,14 +467,60 @@ def test_datasets_hand_encoded_images_only_to_pipelines_that_decode_regions(tiny
         assert torch.equal(dataset[index]["crops"][0], evaluation(pixels, row_id)[0])
 
 
-def test_an_encoded_image_reads_its_header_once_and_pickles_without_it(mini_mix) -> None:
-    import pickle
+def test_crop_if_large_opens_the_header_once_and_a_retry_opens_it_afresh(
+    monkeypatch, mini_mix
+) -> None:
+    opened: list[int] = []
+    real_open = decode._open_header
 
-    image = EncodedImage(mini_mix[4], 1 << 20)
-    height, width = image.size()
-    first = image.__dict__["_header"]
-    assert np.array_equal(image.decode((1, 2, 5, 7)), decode_image(mini_mix[4])[1:6, 2:9])
-    assert image.__dict__["_header"] is first
-    copy = pickle.loads(pickle.dumps(image))
-    assert copy == image and "_header" not in copy.__dict__
-    assert copy.size() == (height, width)
+    def counted(data, max_pixels=decode.DEFAULT_MAX_PIXELS):
+        opened.append(len(data))
+        return real_open(data, max_pixels)
+
+    monkeypatch.setattr(decode, "_open_header", counted)
+    image = EncodedImage(mini_mix[4], 1 << 21)
+    expected = decode_image(mini_mix[4])[1:6, 2:9]
+    opened.clear()
+    image.size()
+    assert np.array_equal(image.decode((1, 2, 5, 7)), expected)
+    assert len(opened) == 1, "size() then decode() of the same bytes read the header twice"
+    assert np.array_equal(image.decode((1, 2, 5, 7)), expected)
+    assert len(opened) == 2, "a second decode reused a header already used"
+    other = EncodedImage(mini_mix[-1], 1 << 21)
+    image.size()
+    assert np.array_equal(other.decode(), decode_image(mini_mix[-1]))  # not the last header
+
+
+@pytest.mark.parametrize("max_size", [48, 1080])
+def test_training_decodes_only_the_random_resized_crops_box_with_the_same_pixels(
+    monkeypatch, mini_mix, max_size: int
+) -> None:
+    """With the random resized crop drawn, an encoded image decodes only its box (inside
+    crop-if-large's region), and the sample equals the one from the decoded image."""
+    decoded_regions: list[tuple[int, int, int, int] | None] = []
+    real_decode = EncodedImage.decode
+
+    def spy(self, region=None):
+        decoded_regions.append(region)
+        return real_decode(self, region)
+
+    monkeypatch.setattr(EncodedImage, "decode", spy)
+    augmentation = TrainPipeline(input_size=32).augmentation
+    augmentation.p_resized_crop = 1.0  # type: ignore[union-attr]
+    train = TrainPipeline(
+        input_size=32, maximum_processing_size=max_size, augmentation=augmentation
+    )
+    for image_id, data in enumerate(mini_mix):
+        pixels = decode_image(data)
+        for copy in range(2):
+            decoded_regions.clear()
+            from_bytes = train(EncodedImage(data), image_id, copy, window=1, epoch=2)
+            assert np.array_equal(from_bytes, train(pixels, image_id, copy, window=1, epoch=2))
+            (region,) = decoded_regions
+            height, width = pixels.shape[:2]
+            rng = sample_rng(Stream.TRAIN_DETERMINISTIC, train.seed, image_id, copy)
+            outer = ops.crop_if_large_box(height, width, max_size, rng) or (0, 0, height, width)
+            assert rng.random() < 1.0  # the draw of whether the crop applies
+            box = ops.random_resized_crop_box(outer[2], outer[3], (0.08, 1.0), (3 / 4, 4 / 3), rng)
+            expected = (outer[0] + box[0], outer[1] + box[1], box[2], box[3])
+            assert region == (None if expected == (0, 0, height, width) else expected)
