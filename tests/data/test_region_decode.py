@@ -402,17 +402,27 @@ def test_damaged_jpeg_below_the_region_is_still_refused(mini_mix) -> None:
 
 
 @pytest.mark.parametrize("encoder", ops.JPEG_ENCODERS)
-def test_jpeg_degradation_reads_back_what_opencv_reads(encoder) -> None:
-    """The mandatory JPEG step decodes its own bytes through TurboJPEG: the pixels OpenCV gives."""
+@pytest.mark.parametrize("compressor", [True, False], ids=["turbojpeg", "encoder_itself"])
+def test_jpeg_degradation_gives_the_pixels_of_the_encoder_read_back_by_opencv(
+    monkeypatch, encoder, compressor: bool
+) -> None:
+    """The mandatory JPEG step gives the pixels of OpenCV's or Pillow's encoder read back by
+    OpenCV, every quality, odd sizes, gray content, a crop view; through TurboJPEG's compressor
+    (the library of the ``turbojpeg`` wheel) or, without it, through the encoder itself."""
     import cv2
 
+    if compressor:
+        optional_module("turbojpeg", "core (turbojpeg)")
+    else:
+        monkeypatch.setattr(jpeg_region, "compress_decompress", lambda image, quality: None)
     images = [
         _textured(61, 83),
-        _textured(32, 32, seed=2),
+        _textured(32, 32, seed=2)[3:30, 5:22],
         np.repeat(_textured(45, 29)[:, :, :1], 3, 2),
+        _textured(1, 17, seed=3),
     ]
-    for image in images:
-        for quality in (1, 30, 50, 75, 95, 100):
+    for index, image in enumerate(images):
+        for quality in range(1, 101) if index < 2 else (1, 30, 50, 75, 95, 100):
             if encoder == "opencv":
                 bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
                 _, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -422,7 +432,7 @@ def test_jpeg_degradation_reads_back_what_opencv_reads(encoder) -> None:
             expected = cv2.cvtColor(
                 cv2.imdecode(np.frombuffer(encoded, np.uint8), 1), cv2.COLOR_BGR2RGB
             )
-            assert np.array_equal(ops.jpeg(image, quality, encoder), expected), quality
+            assert np.array_equal(ops.jpeg(image, quality, encoder), expected), (index, quality)
 
 
 def test_datasets_hand_encoded_images_only_to_pipelines_that_decode_regions(tiny_synth) -> None:

@@ -332,9 +332,17 @@ def jpeg(image: np.ndarray, quality: int, encoder: JpegEncoder = "opencv") -> np
 
     Both encoders are libjpeg(-turbo) with the same defaults (4:2:0, optimised tables off); the
     decoded image is read back with OpenCV's pixels either way (byte-identical to PIL's decoder for
-    the same bitstream, which the tests check), through TurboJPEG when it is there (faster).
+    the same bitstream, which the tests check). With TurboJPEG there, it compresses and decodes
+    (:func:`aigenbench.data.jpeg_region.compress_decompress`: the same pixels, faster).
     """
     quality = max(1, min(100, int(quality)))
+    if encoder not in JPEG_ENCODERS:
+        raise ValueError(f"unknown JPEG encoder {encoder!r}; use one of {JPEG_ENCODERS}")
+    # Either encoder's pixels through TurboJPEG's compressor (the same libjpeg-turbo settings,
+    # without the BGR or PIL copy: the tests check both, every quality), when it is there.
+    pixels = jpeg_region.compress_decompress(image, quality)
+    if pixels is not None:
+        return pixels
     if encoder == "opencv":
         ok, encoded = cv2.imencode(
             ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
@@ -342,12 +350,10 @@ def jpeg(image: np.ndarray, quality: int, encoder: JpegEncoder = "opencv") -> np
         if not ok:
             raise RuntimeError("OpenCV could not encode a JPEG")
         buffer = encoded
-    elif encoder == "pillow":
+    else:
         stream = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(image)).save(stream, format="JPEG", quality=quality)
         buffer = np.frombuffer(stream.getbuffer(), dtype=np.uint8)
-    else:
-        raise ValueError(f"unknown JPEG encoder {encoder!r}; use one of {JPEG_ENCODERS}")
     # libjpeg-turbo's TurboJPEG decoder gives OpenCV's pixels (the tests compare them), faster.
     pixels = jpeg_region.decode(buffer.tobytes())
     if pixels is not None:
