@@ -17,7 +17,8 @@ shipped with scikit-image and scikit-learn, upscaled, with fine texture (a secon
 its native scale) and sensor-like noise added; never flat colours. Files are written once per
 folder (a ``mix.json`` lists them) and reused; the content depends only on the mix name.
 ``--check-exact`` checks, on every file, that decoding only crop-if-large's region gives the
-pixels of the full decode followed by the crop (central and seeded regions).
+pixels of the full decode followed by the crop (central and seeded regions), and that training
+samples decoding only the random resized crop's box equal those of the decoded image.
 """
 
 from __future__ import annotations
@@ -181,12 +182,17 @@ def full_decode(data: bytes) -> np.ndarray:
 
 def check_exact(files: list[Path], copies: int = 4) -> int:
     """Every file: crop-if-large's region decoded alone (central, and ``copies`` seeded training
-    regions) equals the full decode followed by the crop, bit for bit. Returns the regions
-    compared; raises AssertionError naming the first file that differs."""
+    regions) equals the full decode followed by the crop, bit for bit; and ``copies`` training
+    samples with the random resized crop drawn (only its box decoded) equal those of the decoded
+    image. Returns the regions compared; raises AssertionError naming the first file that
+    differs."""
     from aigenbench.data import ops
     from aigenbench.data.decode import EncodedImage, decode_image, decoded_crop_if_large
+    from aigenbench.data.pipelines import BaselineTrainAugmentation, TrainPipeline
     from aigenbench.data.seeding import BENCHMARK_AUGMENTATION_SEED, Stream, sample_rng
 
+    augmentation = BaselineTrainAugmentation(p_resized_crop=1.0)
+    always_resized_crop = TrainPipeline(input_size=224, augmentation=augmentation)
     compared = 0
     for image_id, path in enumerate(files):
         data = path.read_bytes()
@@ -199,7 +205,12 @@ def check_exact(files: list[Path], copies: int = 4) -> int:
             region = decoded_crop_if_large(EncodedImage(data), 1080, sample_rng(*keys))
             expected = ops.crop_if_large(full, 1080, sample_rng(*keys))
             assert np.array_equal(region, expected), f"{path.name}: training copy {copy}"
-        compared += 1 + copies
+        # The training sample with the random resized crop drawn: only its box is decoded.
+        for copy in range(copies):
+            from_bytes = always_resized_crop(EncodedImage(data), image_id, copy)
+            from_pixels = always_resized_crop(full, image_id, copy)
+            assert np.array_equal(from_bytes, from_pixels), f"{path.name}: resized crop {copy}"
+        compared += 1 + 2 * copies
     return compared
 
 

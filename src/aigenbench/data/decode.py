@@ -15,9 +15,11 @@ before any pixel is decoded, so they cost neither time nor memory).
 
 Decoders, the fastest that gives these exact pixels: 8-bit YCbCr and grayscale JPEGs go through
 libjpeg-turbo's TurboJPEG API (:mod:`aigenbench.data.jpeg_region`: it can decode a region only,
-see ``region``), 8-bit PNGs through libspng (``pyspng``), the other PNGs, still WebP and the
-other JPEGs through OpenCV (faster than PIL; the same
-pixels, which the tests check); anything else, and anything those refuse, goes through PIL, which
+see ``region``), still WebPs through libwebp's advanced API (:mod:`aigenbench.data.webp_region`:
+a region only, too), 8-bit gray, RGB and RGBA PNGs through libspng
+(:mod:`aigenbench.data.png_rows`: no row below a region), the other PNGs and JPEGs (and WebPs and
+PNGs when those libraries are missing) through OpenCV (faster than PIL; the same pixels, which the
+tests check); anything else, and anything those refuse, goes through PIL, which
 also supplies the reason of a failure.
 """
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,14 +35,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from aigenbench.data import jpeg_region, ops
+from aigenbench.data import jpeg_region, ops, png_rows, webp_region
 from aigenbench.data.opencv import cv2
 from aigenbench.errors import DataError
-
-try:
-    import pyspng as _spng
-except ImportError:  # optional speed-up: OpenCV decodes PNGs without it
-    _spng = None
 
 DEFAULT_MAX_PIXELS = 1 << 27
 """Largest accepted image, in pixels (134 Mpx, e.g. 11585x11585: 400 MB once decoded)."""
@@ -75,19 +73,65 @@ def decode_image(
     """Decode encoded image bytes to an RGB ``uint8`` array ``[H, W, 3]`` (see the module doc).
 
     ``region``: only that part of the upright image (after the EXIF orientation), equal bit for bit
-    to ``decode_image(data)[top : top + height, left : left + width]``; JPEGs then decode only the
-    region (:mod:`aigenbench.data.jpeg_region`), other formats decode whole and are cut.
+    to ``decode_image(data)[top : top + height, left : left + width]``; JPEGs and WebPs then decode
+    only the region (:mod:`aigenbench.data.jpeg_region`, :mod:`aigenbench.data.webp_region`), PNGs
+    no row below it (:mod:`aigenbench.data.png_rows`), other formats decode whole and are cut.
     """
     if data is None or len(data) == 0:
         raise UnreadableImage("empty file (0 bytes)")
     data = bytes(data)
+    return _decode(data, _remembered_header(data, max_pixels), region)
+
+
+@dataclass(frozen=True)
+class _Header:
+    """What the header says: PIL's lazily opened image (no pixel read yet), its stored size and
+    its EXIF orientation."""
+
+    image: Image.Image
+    height: int
+    width: int
+    orientation: int
+
+
+def _read_header(data: bytes, max_pixels: int) -> _Header:
+    """The header of ``data``, or the refusals it already shows (empty, not an image, invalid
+    size, decompression bomb)."""
+    if data is None or len(data) == 0:
+        raise UnreadableImage("empty file (0 bytes)")
     image = _open_header(data, max_pixels)
     width, height = image.size
     if width < 1 or height < 1:
         raise UnreadableImage(f"invalid size {width}x{height}")
     if width * height > max_pixels:
         raise too_large(f"{width}x{height} = {width * height:,} pixels", max_pixels)
-    orientation = _orientation(image)
+    return _Header(image, height, width, _orientation(image))
+
+
+_last_header = threading.local()
+"""The header :func:`upright_size` read last in this thread, with its bytes: crop-if-large reads
+the size, then decodes the same bytes object, and opening a header costs 0.1-3 ms (WebP most)."""
+
+
+def _remember_header(data: bytes, max_pixels: int) -> _Header:
+    header = _read_header(data, max_pixels)
+    _last_header.entry = (data, max_pixels, header)  # holds the bytes: their id stays theirs
+    return header
+
+
+def _remembered_header(data: bytes, max_pixels: int) -> _Header:
+    """The header :func:`upright_size` just read of this very bytes object, used once (a retry
+    after a failed decode reads it afresh), else read now."""
+    entry = getattr(_last_header, "entry", None)
+    _last_header.entry = None
+    if entry is not None and entry[0] is data and entry[1] == max_pixels:
+        return entry[2]
+    return _read_header(data, max_pixels)
+
+
+def _decode(data: bytes, header: _Header, region: Box | None) -> np.ndarray:
+    image, height, width = header.image, header.height, header.width
+    orientation = header.orientation
     stored = None if region is None else stored_box(region, orientation, height, width)
     array: np.ndarray | None = None
     if (
@@ -113,9 +157,13 @@ def decode_image(
             expected = (height, width) if stored is None else stored[2:]
             if array is not None and array.shape[:2] == expected:
                 return np.ascontiguousarray(apply_orientation(array, orientation))
-        array = _decode_spng(data) if image.format == "PNG" else None
-        if array is None:
-            array = _decode_cv2(data)
+        if image.format in ("WEBP", "PNG"):
+            region_decoder = webp_region if image.format == "WEBP" else png_rows
+            array = region_decoder.decode(data, stored)
+            expected = (height, width) if stored is None else stored[2:]
+            if array is not None and array.shape[:2] == expected:
+                return np.ascontiguousarray(apply_orientation(array, orientation))
+        array = _decode_cv2(data)
     if array is None:
         array = _decode_pil(image)
     if array.shape[0] != height or array.shape[1] != width:
@@ -163,15 +211,12 @@ def upright_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int
     """``(height, width)`` of the upright image (after the EXIF orientation), from the header
     alone; the same refusals as :func:`decode_image` for what the header shows (empty, not an
     image, invalid size, decompression bomb)."""
-    if data is None or len(data) == 0:
-        raise UnreadableImage("empty file (0 bytes)")
-    image = _open_header(bytes(data), max_pixels)
-    width, height = image.size
-    if width < 1 or height < 1:
-        raise UnreadableImage(f"invalid size {width}x{height}")
-    if width * height > max_pixels:
-        raise too_large(f"{width}x{height} = {width * height:,} pixels", max_pixels)
-    return (width, height) if _orientation(image) in (5, 6, 7, 8) else (height, width)
+    return _upright(_remember_header(bytes(data) if data is not None else b"", max_pixels))
+
+
+def _upright(header: _Header) -> tuple[int, int]:
+    transposed = header.orientation in (5, 6, 7, 8)
+    return (header.width, header.height) if transposed else (header.height, header.width)
 
 
 def stored_box(region: Box, orientation: int, height: int, width: int) -> Box:
@@ -259,24 +304,6 @@ def _decode_cv2(data: bytes) -> np.ndarray | None:
         return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     except cv2.error:
         return None
-
-
-def _decode_spng(data: bytes) -> np.ndarray | None:
-    """libspng (``pyspng``), 1.5x faster than OpenCV's PNG decoder, for the non-interlaced 8-bit
-    gray, RGB and RGBA PNGs only (the pixels OpenCV gives: alpha dropped, gray replicated; the
-    tests compare them); None for anything else, an error included (OpenCV then decides: interlaced,
-    16-bit, palette and gray + alpha PNGs are its, as before)."""
-    if _spng is None or len(data) < 29 or data[24] != 8 or data[25] not in (0, 2, 6) or data[28]:
-        return None
-    try:
-        array = _spng.load(data)
-    except Exception:  # libspng's errors: the usual decoder gives the verdict
-        return None
-    if array.dtype != np.uint8:
-        return None
-    if array.ndim == 2:
-        return np.repeat(array[:, :, None], 3, axis=2)
-    return array[:, :, :3]
 
 
 def _decode_pil(image: Image.Image) -> np.ndarray:

@@ -33,7 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-_TJINIT_DECOMPRESS = 1
+_TJINIT_COMPRESS, _TJINIT_DECOMPRESS = 0, 1
+_TJPARAM_QUALITY = 3
+_TJSAMP_420 = 2
 _TJPF_RGB = 0
 _TJPARAM_SUBSAMP = 4
 _TJPARAM_JPEGWIDTH = 5
@@ -84,6 +86,18 @@ def _library() -> ctypes.CDLL | None:
         lib.tj3DecompressHeader.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
         lib.tj3Get.argtypes = [ctypes.c_void_p, ctypes.c_int]
         lib.tj3SetCroppingRegion.argtypes = [ctypes.c_void_p, _Region]
+        lib.tj3Set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+        lib.tj3Compress8.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.POINTER(ctypes.c_void_p),
+            ctypes.POINTER(ctypes.c_size_t),
+        ]
+        lib.tj3Free.argtypes = [ctypes.c_void_p]
         lib.tj3Decompress8.argtypes = [
             ctypes.c_void_p,
             ctypes.c_char_p,
@@ -101,12 +115,14 @@ _local = threading.local()
 workers are forked: a handle is never shared)."""
 
 
-def _handle(lib: ctypes.CDLL) -> int | None:
+def _handle(lib: ctypes.CDLL, kind: int = _TJINIT_DECOMPRESS) -> int | None:
     owner = (os.getpid(), threading.get_ident())
     if getattr(_local, "owner", None) != owner:
-        _local.handle = lib.tj3Init(_TJINIT_DECOMPRESS) or None
+        _local.handles = {}
         _local.owner = owner
-    return _local.handle
+    if kind not in _local.handles:
+        _local.handles[kind] = lib.tj3Init(kind) or None
+    return _local.handles[kind]
 
 
 def available() -> bool:
@@ -156,3 +172,43 @@ def decode(data: bytes, region: tuple[int, int, int, int] | None = None) -> np.n
     if status != 0:  # an error or a warning (e.g. corrupt data): the usual decoder decides
         return None
     return out[top - y0 : top - y0 + crop_h, left - x0 : left - x0 + crop_w]
+
+
+def compress_decompress(image: np.ndarray, quality: int) -> np.ndarray | None:
+    """``image`` (RGB ``uint8`` ``[H, W, 3]``) JPEG-compressed at ``quality`` (1-100) and decoded
+    back, or None without the library (or on any error): the caller then encodes the usual way.
+
+    OpenCV's and Pillow's JPEG encoders are libjpeg-turbo with the same settings (quality-scaled
+    standard tables, 4:2:0, accurate integer DCT, no optimised Huffman tables); TurboJPEG's
+    compressor too, and it reads RGB directly (OpenCV needs a BGR copy first, Pillow an image
+    object), so the decoded pixels are theirs. The tests compare them, every quality."""
+    lib = _library()
+    height, width = image.shape[:2]
+    if lib is None or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        return None
+    handle = _handle(lib, _TJINIT_COMPRESS)
+    if handle is None:
+        return None
+    image = np.ascontiguousarray(image)
+    if lib.tj3Set(handle, _TJPARAM_QUALITY, quality) or lib.tj3Set(
+        handle, _TJPARAM_SUBSAMP, _TJSAMP_420
+    ):
+        return None
+    buffer, size = ctypes.c_void_p(), ctypes.c_size_t()
+    status = lib.tj3Compress8(
+        handle,
+        image.ctypes.data,
+        width,
+        width * 3,
+        height,
+        _TJPF_RGB,
+        ctypes.byref(buffer),
+        ctypes.byref(size),
+    )
+    try:
+        if status != 0 or not buffer.value:
+            return None
+        data = ctypes.string_at(buffer.value, size.value)
+    finally:
+        lib.tj3Free(buffer)
+    return decode(data)

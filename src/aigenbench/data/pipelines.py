@@ -216,12 +216,30 @@ class BaselineTrainAugmentation:
     def __call__(
         self, image: np.ndarray, rng: np.random.Generator, trace: Trace = None
     ) -> np.ndarray:
+        box = self.resized_crop_box(image.shape[0], image.shape[1], rng)
+        if box is not None:
+            image = ops.crop(image, *box)
+        return self.after_crop(image, box is not None, rng, trace)
+
+    def resized_crop_box(
+        self, height: int, width: int, rng: np.random.Generator
+    ) -> tuple[int, int, int, int] | None:
+        """The first draws of the augmentation: the ``(top, left, h, w)`` the random resized crop
+        keeps of a ``height`` x ``width`` image, or None when it does not apply. Known from the
+        size alone, so an encoded image need only decode that box (``TrainPipeline``)."""
         if rng.random() < self.p_resized_crop:
+            return ops.random_resized_crop_box(height, width, (0.08, 1.0), (3 / 4, 4 / 3), rng)
+        return None
+
+    def after_crop(
+        self, image: np.ndarray, resized_crop: bool, rng: np.random.Generator, trace: Trace = None
+    ) -> np.ndarray:
+        """The rest of the augmentation, after :meth:`resized_crop_box`'s draws: ``image`` is
+        the box it drew (``resized_crop``: then resized) or the whole image."""
+        if resized_crop:
             size = self.resized_crop_size
-            height, width = image.shape[:2]
-            box = ops.random_resized_crop_box(height, width, (0.08, 1.0), (3 / 4, 4 / 3), rng)
             _note(trace, "resized_crop")
-            image = ops.resize(image, size, size, "bilinear", box=box)
+            image = ops.resize(image, size, size, "bilinear")
         if rng.random() < self.p_color_jitter:
             _note(trace, "color_jitter")
             image = ops.color_jitter(image, 0.4, 0.4, 0.4, 0.1, rng)
@@ -411,6 +429,13 @@ class TrainPipeline:
         self, image: np.ndarray | EncodedImage, image_id: int, copy: int, trace: Trace = None
     ) -> np.ndarray:
         rng = sample_rng(Stream.TRAIN_DETERMINISTIC, self.seed, image_id, copy)
+        augmentation = self.augmentation
+        if (
+            isinstance(image, EncodedImage)
+            and isinstance(augmentation, BaselineTrainAugmentation)
+            and type(augmentation).__call__ is BaselineTrainAugmentation.__call__
+        ):
+            return self._decode_what_is_used(image, augmentation, rng, trace)
         image = decoded_crop_if_large(image, self.maximum_processing_size, rng)
         if self.augmentation is not None:
             image = (
@@ -419,6 +444,27 @@ class TrainPipeline:
                 else self.augmentation(image, rng)
             )
         return image
+
+    def _decode_what_is_used(
+        self,
+        image: EncodedImage,
+        augmentation: BaselineTrainAugmentation,
+        rng: np.random.Generator,
+        trace: Trace,
+    ) -> np.ndarray:
+        """:meth:`deterministic_part` of an encoded image, decoding only the pixels used: the
+        crop-if-large region, or within it the random resized crop's box when that applies (it
+        reads nothing else). The same draws in the same order, so the same pixels bit for bit."""
+        height, width = image.size()
+        top, left, crop_h, crop_w = ops.crop_if_large_box(
+            height, width, self.maximum_processing_size, rng
+        ) or (0, 0, height, width)
+        box = augmentation.resized_crop_box(crop_h, crop_w, rng)
+        if box is not None:
+            top, left, crop_h, crop_w = top + box[0], left + box[1], box[2], box[3]
+        whole = (top, left, crop_h, crop_w) == (0, 0, height, width)
+        pixels = image.decode(None if whole else (top, left, crop_h, crop_w))
+        return augmentation.after_crop(pixels, box is not None, rng, trace)
 
     def stochastic_part(
         self,
