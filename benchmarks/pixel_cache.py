@@ -2,9 +2,11 @@
 
 Runs the same experiment (a small CNN trained from scratch, cumulative windows) on the synthetic
 benchmark with ``data.pixel_cache`` off and on, counts the image decodes of each run, compares
-every window's predictions file bit for bit and prints the wall times. ``--fixed-augmentation``
-sets ``data.stochastic_augmentation: false`` (a training sample fixed per image and copy: then
-the training samples are cached too); without it only the evaluation crops are.
+every window's predictions file bit for bit and prints the wall times. By default the training
+augmentation is the per-epoch one: the cache keeps each (image, copy)'s deterministic part and
+runs rot90/flip/resize on the fly. ``--fixed-augmentation`` sets
+``data.stochastic_augmentation: false`` (a training sample fixed per image and copy: the cache
+keeps it at the input size).
 
 The loaders run in the main process (``--workers 0``, the default) so that the decodes can be
 counted; the 16 synthetic generators get a timeline that makes 9 windows, as in the real
@@ -24,19 +26,21 @@ from pathlib import Path
 from typing import Any
 
 from aigenbench.config import parse_config
-from aigenbench.data import loading
+from aigenbench.data import decode, loading
 from aigenbench.data.synth import SynthConfig, build_synthetic
 from aigenbench.training.runner import ExperimentRunner, quiet_lightning
 from probe_cache import GROUPS, nine_window_timeline, same_predictions
 
 
 class Decodes:
-    """Counts the data package's decodes (the loaders run in this process)."""
+    """Counts the data package's decodes (the loaders run in this process): whole images
+    (loading) and the regions crop-if-large keeps of a still-encoded image (decode)."""
 
     def __init__(self) -> None:
         self.count = 0
-        self._decode = loading.decode_image
+        self._decode = decode.decode_image
         loading.decode_image = self._counted  # type: ignore[assignment]
+        decode.decode_image = self._counted  # type: ignore[assignment]
 
     def _counted(self, *args: Any, **kwargs: Any) -> Any:
         self.count += 1
