@@ -81,6 +81,23 @@ def test_each_copy_has_its_own_deterministic_part(tiny_benchmark, tmp_path):
         assert not np.array_equal(parts[0], parts[1]) or not np.array_equal(parts[1], parts[2])
 
 
+def test_a_zeroed_part_is_found_by_its_checksum_and_decoded_again(tiny_benchmark, tmp_path):
+    said: list[str] = []
+    data = _datamodule(tiny_benchmark, 0)
+    cache = PixelCache(tmp_path / "p", _raw(), data.plan, said.append)
+    expected = _batches(_served(data, cache, "train"))
+    root = tmp_path / "p" / DETERMINISTIC_PART
+    index = np.load(root / "index.npy")
+    item = int(np.flatnonzero(np.load(root / "filled.npy"))[3])
+    with open(root / "pixels.bin", "r+b") as handle:
+        handle.seek(int(index[item, 0]))
+        handle.write(bytes(int(np.prod(index[item, 1:]))))
+    again = PixelCache(tmp_path / "p", _raw(), data.plan, said.append)
+    _assert_equal(_batches(_served(data, again, "train")), expected)
+    assert again.computed == {DETERMINISTIC_PART: 1}
+    assert "do not match their checksums" in said[-1]
+
+
 def _trainer():
     from .test_pixel_cache import _trainer as trainer
 

@@ -85,7 +85,8 @@ def test_a_wrong_shape_in_the_index_fails_the_checksum(tmp_path):
     store = open_store(tmp_path / "s")
     items = np.arange(store.n_items)
     fill(store, items.tolist())
-    store._index[2, 1:] = [7, 5, 3]  # item 2 is 5 x 7: same bytes, swapped sides
+    assert image(0).shape == (5, 7, 3)
+    store._index[0, 1:] = [7, 5, 3]  # the same bytes, the sides swapped
     store._index.flush()
     assert store.verify(items) == 1
 
