@@ -98,6 +98,17 @@ def test_a_zeroed_part_is_found_by_its_checksum_and_decoded_again(tiny_benchmark
     assert "do not match their checksums" in said[-1]
 
 
+def test_loader_workers_read_the_store_in_their_own_processes(tiny_benchmark, tmp_path):
+    """Two worker processes: each opens the store again (read-only, its own data file handle)
+    and makes the same batches as the images do."""
+    options = {"augmentation_factor": 2, "num_workers": 2}
+    data = _datamodule(tiny_benchmark, 0, **options)
+    cache = PixelCache(tmp_path / "pixels", _raw(**options), data.plan)
+    served = _epoch(_served(data, cache, "train"), data, 1)
+    plain = _datamodule(tiny_benchmark, 0, **options)
+    _assert_equal(served, _epoch(plain.train_dataloader(), plain, 1))
+
+
 def _trainer():
     from .test_pixel_cache import _trainer as trainer
 
