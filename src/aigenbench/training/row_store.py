@@ -32,6 +32,11 @@ store is created.
   message naming it. A damaged header is named with the fix (a
   :class:`~aigenbench.errors.DataError`). One process writes a store (rank 0 under DDP), any
   number read it.
+
+:class:`RaggedRowStore` holds items of different shapes (the pixel cache's deterministic training
+parts, one image of its own size per (image ID, copy)) with the same items, marks, checksums,
+header and checks; its arrays are appended to one data file, each item's offset and shape in an
+index (its doc says how a kill and a damaged item are handled).
 """
 
 from __future__ import annotations
