@@ -12,6 +12,9 @@ The loaders run in the main process (``--workers 0``, the default) so that the d
 counted; the 16 synthetic generators get a timeline that makes 9 windows, as in the real
 benchmark.
 
+It ends with one training epoch of the last window's loader alone (no model), from images and
+from the cache (``--loader-only --work DIR``: that measurement alone, on an earlier run's DIR).
+
     python benchmarks/pixel_cache.py [--fixed-augmentation] [--per-generator 24] [--epochs 1]
 """
 
@@ -47,10 +50,10 @@ class Decodes:
         return self._decode(*args, **kwargs)
 
 
-def run(
+def experiment_config(
     dataset: Path, timeline: Path, runs: Path, name: str, cache: bool, args: argparse.Namespace
-) -> float:
-    config = parse_config(
+) -> Any:
+    return parse_config(
         [
             "--dataset",
             str(dataset),
@@ -96,9 +99,51 @@ def run(
             "[csv]",
         ]
     )
+
+
+def run(
+    dataset: Path, timeline: Path, runs: Path, name: str, cache: bool, args: argparse.Namespace
+) -> float:
+    config = experiment_config(dataset, timeline, runs, name, cache, args)
     started = time.perf_counter()
     ExperimentRunner(config, quiet=True).fit()
     return time.perf_counter() - started
+
+
+def loader_epochs(dataset: Path, timeline: Path, runs: Path, args: argparse.Namespace) -> None:
+    """One training epoch of the last window's loader (every generator, cumulative), from images
+    and from the pixel cache the cached run filled: the loader's own time, without the model."""
+    import lightning as L
+
+    from aigenbench.data.datamodule import WindowDataModule
+    from aigenbench.data.sources import open_source
+    from aigenbench.training.pixel_cache import PixelCache, PixelDataModule
+
+    config = experiment_config(dataset, timeline, runs, "pixel_cache", True, args)
+    plan = ExperimentRunner(config, quiet=True).plan
+    source = open_source(config.data)
+    window = plan.n_windows - 1
+
+    def window_data() -> WindowDataModule:
+        return WindowDataModule(source, plan, window, config.data, input_size=args.size)
+
+    started = time.perf_counter()
+    samples = sum(len(batch["id"]) for batch in window_data().train_dataloader())
+    plain = time.perf_counter() - started
+    cache = PixelCache(runs / "pixel_cache" / "pixels", config.raw, plan)
+    cached = PixelDataModule(window_data(), cache)
+    cached.trainer = L.Trainer(accelerator="cpu", devices=1, logger=False)
+    started = time.perf_counter()
+    loader = cached.train_dataloader()  # opens and verifies the store (all filled by the run)
+    opened = time.perf_counter() - started
+    started = time.perf_counter()
+    sum(len(batch["id"]) for batch in loader)
+    served = time.perf_counter() - started
+    print(
+        f"last window's training epoch ({samples} samples), loader alone: {plain:.2f} s from "
+        f"images, {served:.2f} s from the cache ({plain / served:.1f}x; opening and checking "
+        f"the store {opened:.2f} s)"
+    )
 
 
 def main() -> int:
@@ -110,6 +155,11 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--fixed-augmentation", action="store_true")
+    parser.add_argument(
+        "--loader-only",
+        action="store_true",
+        help="only time the last window's loader, on the runs an earlier call left in --work",
+    )
     args = parser.parse_args()
     quiet_lightning()
     decodes = Decodes()
@@ -117,6 +167,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         work = args.work or Path(scratch)
         dataset = work / "synth"
+        if args.loader_only:
+            if args.work is None or not (work / "runs" / "pixel_cache").is_dir():
+                parser.error("--loader-only needs the --work folder of an earlier full run")
+            loader_epochs(dataset, work / "timeline_9_windows.csv", work / "runs", args)
+            return 0
         shutil.rmtree(dataset, ignore_errors=True)
         synth = SynthConfig(
             size=args.size,
@@ -146,6 +201,7 @@ def main() -> int:
             f"decodes: {plain_n / max(cached_n, 1):.2f}x fewer; "
             f"wall time: {plain_s / cached_s:.2f}x"
         )
+        loader_epochs(dataset, timeline, runs, args)
         return 0 if identical else 1
 
 
