@@ -2,13 +2,18 @@
 
 Runs the same experiment (a small CNN trained from scratch, cumulative windows) on the synthetic
 benchmark with ``data.pixel_cache`` off and on, counts the image decodes of each run, compares
-every window's predictions file bit for bit and prints the wall times. ``--fixed-augmentation``
-sets ``data.stochastic_augmentation: false`` (a training sample fixed per image and copy: then
-the training samples are cached too); without it only the evaluation crops are.
+every window's predictions file bit for bit and prints the wall times. By default the training
+augmentation is the per-epoch one: the cache keeps each (image, copy)'s deterministic part and
+runs rot90/flip/resize on the fly. ``--fixed-augmentation`` sets
+``data.stochastic_augmentation: false`` (a training sample fixed per image and copy: the cache
+keeps it at the input size).
 
 The loaders run in the main process (``--workers 0``, the default) so that the decodes can be
 counted; the 16 synthetic generators get a timeline that makes 9 windows, as in the real
 benchmark.
+
+It ends with one training epoch of the last window's loader alone (no model), from images and
+from the cache (``--loader-only --work DIR``: that measurement alone, on an earlier run's DIR).
 
     python benchmarks/pixel_cache.py [--fixed-augmentation] [--per-generator 24] [--epochs 1]
 """
@@ -24,29 +29,31 @@ from pathlib import Path
 from typing import Any
 
 from aigenbench.commands._config import parse_config
-from aigenbench.data import loading
+from aigenbench.data import decode, loading
 from aigenbench.data.synth import SynthConfig, build_synthetic
 from aigenbench.training.runner import ExperimentRunner, quiet_lightning
 from probe_cache import GROUPS, nine_window_timeline, same_predictions
 
 
 class Decodes:
-    """Counts the data package's decodes (the loaders run in this process)."""
+    """Counts the data package's decodes (the loaders run in this process): whole images
+    (loading) and the regions crop-if-large keeps of a still-encoded image (decode)."""
 
     def __init__(self) -> None:
         self.count = 0
-        self._decode = loading.decode_image
+        self._decode = decode.decode_image
         loading.decode_image = self._counted  # type: ignore[assignment]
+        decode.decode_image = self._counted  # type: ignore[assignment]
 
     def _counted(self, *args: Any, **kwargs: Any) -> Any:
         self.count += 1
         return self._decode(*args, **kwargs)
 
 
-def run(
+def experiment_config(
     dataset: Path, timeline: Path, runs: Path, name: str, cache: bool, args: argparse.Namespace
-) -> float:
-    config = parse_config(
+) -> Any:
+    return parse_config(
         [
             "--dataset",
             str(dataset),
@@ -92,9 +99,51 @@ def run(
             "[csv]",
         ]
     )
+
+
+def run(
+    dataset: Path, timeline: Path, runs: Path, name: str, cache: bool, args: argparse.Namespace
+) -> float:
+    config = experiment_config(dataset, timeline, runs, name, cache, args)
     started = time.perf_counter()
     ExperimentRunner(config, quiet=True).fit()
     return time.perf_counter() - started
+
+
+def loader_epochs(dataset: Path, timeline: Path, runs: Path, args: argparse.Namespace) -> None:
+    """One training epoch of the last window's loader (every generator, cumulative), from images
+    and from the pixel cache the cached run filled: the loader's own time, without the model."""
+    import lightning as L
+
+    from aigenbench.data.datamodule import WindowDataModule
+    from aigenbench.data.sources import open_source
+    from aigenbench.training.pixel_cache import PixelCache, PixelDataModule
+
+    config = experiment_config(dataset, timeline, runs, "pixel_cache", True, args)
+    plan = ExperimentRunner(config, quiet=True).plan
+    source = open_source(config.data)
+    window = plan.n_windows - 1
+
+    def window_data() -> WindowDataModule:
+        return WindowDataModule(source, plan, window, config.data, input_size=args.size)
+
+    started = time.perf_counter()
+    samples = sum(len(batch["id"]) for batch in window_data().train_dataloader())
+    plain = time.perf_counter() - started
+    cache = PixelCache(runs / "pixel_cache" / "pixels", config.raw, plan)
+    cached = PixelDataModule(window_data(), cache)
+    cached.trainer = L.Trainer(accelerator="cpu", devices=1, logger=False)
+    started = time.perf_counter()
+    loader = cached.train_dataloader()  # opens and verifies the store (all filled by the run)
+    opened = time.perf_counter() - started
+    started = time.perf_counter()
+    sum(len(batch["id"]) for batch in loader)
+    served = time.perf_counter() - started
+    print(
+        f"last window's training epoch ({samples} samples), loader alone: {plain:.2f} s from "
+        f"images, {served:.2f} s from the cache ({plain / served:.1f}x; opening and checking "
+        f"the store {opened:.2f} s)"
+    )
 
 
 def main() -> int:
@@ -106,6 +155,11 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--fixed-augmentation", action="store_true")
+    parser.add_argument(
+        "--loader-only",
+        action="store_true",
+        help="only time the last window's loader, on the runs an earlier call left in --work",
+    )
     args = parser.parse_args()
     quiet_lightning()
     decodes = Decodes()
@@ -113,6 +167,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         work = args.work or Path(scratch)
         dataset = work / "synth"
+        if args.loader_only:
+            if args.work is None or not (work / "runs" / "pixel_cache").is_dir():
+                parser.error("--loader-only needs the --work folder of an earlier full run")
+            loader_epochs(dataset, work / "timeline_9_windows.csv", work / "runs", args)
+            return 0
         shutil.rmtree(dataset, ignore_errors=True)
         synth = SynthConfig(
             size=args.size,
@@ -142,6 +201,7 @@ def main() -> int:
             f"decodes: {plain_n / max(cached_n, 1):.2f}x fewer; "
             f"wall time: {plain_s / cached_s:.2f}x"
         )
+        loader_epochs(dataset, timeline, runs, args)
         return 0 if identical else 1
 
 

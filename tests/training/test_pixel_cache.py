@@ -157,21 +157,30 @@ def test_a_zeroed_pixel_entry_is_found_and_decoded_again(tiny_benchmark, tmp_pat
 def test_fit_with_the_pixel_cache_predicts_bit_identically_with_fewer_decodes(
     run_cli, tiny_benchmark, tiny_config, tmp_path, monkeypatch
 ):
+    """Cumulative, 2 windows, 2 epochs, the default (per-epoch) augmentation: the
+    cache serves every training copy's deterministic part and redraws the rest per epoch."""
     runs = tmp_path / "runs"
+    options = ("--trainer.max_epochs", "2", "--data.augmentation_factor", "1")
+    options += ("--protocol.benchmark_type", "cumulative")
     decodes = DecodeCounter(monkeypatch)
-    plain = run_cli(*fit_args(tiny_config, tiny_benchmark, runs, "plain"))
+    plain = run_cli(*fit_args(tiny_config, tiny_benchmark, runs, "plain", *options))
     assert plain.exit_code == 0, plain.err
     without = decodes.count
     decodes.count = 0
     cached = run_cli(
-        *fit_args(tiny_config, tiny_benchmark, runs, "cached", "--data.pixel_cache", "true")
+        *fit_args(
+            tiny_config, tiny_benchmark, runs, "cached", *options, "--data.pixel_cache", "true"
+        )
     )
     assert cached.exit_code == 0, cached.err
     assert_same_predictions(runs / "plain", runs / "cached", windows=2)
-    n_eval = 128  # the tiny benchmark's evaluation images: decoded once instead of per window
-    assert decodes.count == without - n_eval
-    assert "pixel cache: 0.00 GiB under" in cached.out + cached.err
+    plan = _datamodule(tiny_benchmark, 0).plan
+    n_eval, n_train = len(plan.evaluation("validate").ids), len(pixel_cache.training_ids(plan))
+    assert decodes.count == n_eval + n_train  # each image once, each training copy once
+    assert without > 2 * decodes.count
+    assert "pixel cache: at most " in cached.out + cached.err
     assert (runs / "cached" / "pixels" / "validate" / "pixels.npy").is_file()
+    assert (runs / "cached" / "pixels" / "train_deterministic" / "pixels.bin").is_file()
 
 
 def test_fit_refuses_with_the_numbers_when_the_disk_lacks_the_space(
@@ -188,6 +197,12 @@ def test_fit_refuses_with_the_numbers_when_the_disk_lacks_the_space(
     result = run_cli(*args)
     assert result.exit_code != 0
     text = result.out + result.err
-    assert "pixel cache" in text and "GiB more and 0.00 GiB are free" in text
+    # The quick bound (1080 x 1080 per training copy) does not fit: the headers give 32 x 32
+    # images, whose deterministic part is at most 256 x 256 (the resized crop).
+    assert "reading the training images' headers" in text
+    evaluation = row_store.needed_bytes(128, (3, 32, 32), "uint8", 128)
+    training = row_store.ragged_needed_bytes(256 * 256 * 256 * 3, 256, 3)
+    assert f"needs {(evaluation + training) / 2**30:.2f} GiB more and 0.00 GiB are free" in text
+    assert "train_deterministic at most 0.05 GiB" in text
     assert "--data.pixel_cache false" in text and "Traceback" not in text
     assert not (tmp_path / "runs" / "x" / "window_0" / "checkpoints").exists()

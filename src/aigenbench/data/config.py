@@ -60,7 +60,9 @@ class DataConfig:
     pixel_cache: bool = field(default=False, metadata=RUNTIME)
     """Decode once per experiment: keep each evaluation image's crops (after the mandatory
     degradations, ``uint8`` at the input size) on disk under ``runs/<id>/pixels/`` and read them
-    back in every window; training samples too when ``stochastic_augmentation`` is false.
+    back in every window; training images too, once per copy (the whole sample when
+    ``stochastic_augmentation`` is false, else its deterministic part: the rest is redrawn per
+    epoch).
     ``fit`` says how much disk it needs before it starts. The results do not depend on it."""
     pin_memory: bool | None = field(default=None, metadata=RUNTIME)
     """Page-lock batches for faster host-to-GPU copies (None: when CUDA is available)."""

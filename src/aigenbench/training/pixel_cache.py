@@ -3,19 +3,29 @@
 Evaluation images are decoded, cropped-if-large, degraded and cropped identically in every
 window (seeded by image ID), so their crops (``uint8`` at the model's input size) are computed
 once per experiment and read back by every window: the cumulative protocol decodes each
-evaluation image once instead of nine times. Training samples are cached per (image ID,
-augmentation copy) when the whole training pipeline is fixed per (image, copy)
-(``data.stochastic_augmentation: false``); with per-epoch rot90/flip/crop they are decoded as
-before (see docs/DESIGN.md "Experiment directory" for why).
+evaluation image once instead of nine times. Training images are decoded once per (image ID,
+augmentation copy) for the whole experiment:
 
-The stores are :class:`~aigenbench.training.row_store.RowStore` folders (``pixels.npy`` +
-checksums + marks + header) under ``runs/<id>/pixels/{train,validate,test}``: preallocated, crash
-safe, checked before they are trusted. They are filled by the process that trains (rank 0 under
-DDP; the others wait, then read) when the loaders are created, through the window's own image
-datasets (same pipelines, same workers); batches then come from the store through the same
-samplers, with the same DataLoader settings, so the model sees the same tensors in the same order
-and draws the same random numbers: results are bit-identical with and without the cache.
-Turn it on with ``data.pixel_cache: true``.
+- with the default, per-epoch augmentation the store keeps each copy's *deterministic part*
+  (crop-if-large, then the seeded augmentation: ``TrainPipeline.deterministic_part``, seeded by
+  (image ID, copy) only), whose size varies from image to image (at most the processing size,
+  256 x 256 after the resized crop), in a :class:`~aigenbench.training.row_store.RaggedRowStore`
+  (``pixels/train_deterministic``); the stochastic part (rot90, flip, the crop or resize to the
+  input size, seeded by window and epoch) runs on the fly in the loader workers, as without the
+  cache;
+- with ``data.stochastic_augmentation: false`` the whole sample is fixed per (image, copy) and
+  the store keeps it at the input size (``pixels/train``).
+
+The evaluation and fixed-augmentation stores are :class:`~aigenbench.training.row_store.RowStore`
+folders (``pixels.npy`` + checksums + marks + header) under ``runs/<id>/pixels/``: preallocated,
+crash safe, checked before they are trusted; the ragged store has the same guarantees with an
+append-only ``pixels.bin``. They are filled by the process that trains (rank 0 under DDP; the
+others wait, then read) when the loaders are created, through the window's own image datasets
+(same pipelines, same workers), stopping at the next batch on a signal (what is filled is kept;
+the rerun fills the rest); batches then come from the store through the same samplers, with the
+same DataLoader settings, so the model sees the same tensors in the same order and draws the same
+random numbers: results are bit-identical with and without the cache. Turn it on with
+``data.pixel_cache: true``.
 """
 
 from __future__ import annotations
@@ -31,22 +41,38 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from aigenbench.config import result_affecting
+from aigenbench.data import ops
 from aigenbench.data.batch import collate_evaluation, collate_training
+from aigenbench.data.decode import UnreadableImage
+from aigenbench.data.loading import read_image
+from aigenbench.data.pipelines import BaselineTrainAugmentation, TrainPipeline
 from aigenbench.data.sampler import ShardSampler
 from aigenbench.scoring import crop_image_index, image_runs
 from aigenbench.training.cached_data import CachedWindowData
-from aigenbench.training.row_store import RowStore, as_int64, check_free_space, needed_bytes
+from aigenbench.training.row_store import (
+    VARIABLE,
+    RaggedRowStore,
+    RowStore,
+    as_int64,
+    check_free_space,
+    needed_bytes,
+    ragged_needed_bytes,
+)
 
 if TYPE_CHECKING:
     from aigenbench.config import Config
     from aigenbench.data.datamodule import WindowDataModule
     from aigenbench.protocol import BenchmarkPlan
+    from aigenbench.training.preemption import SignalFlag
 
 FORMAT = 1
 """Bumped when cached pixels of the same settings would change, or the files' layout."""
 TABLE = "pixels.npy"
+RAGGED_TABLE = "pixels.bin"
 OFF = "--data.pixel_cache false"
 TRAIN_PART = "train"
+DETERMINISTIC_PART = "train_deterministic"
+"""The store of the training copies' deterministic parts (the default, per-epoch augmentation)."""
 WRITE_EVERY = 16
 """Batches between two writes of computed pixels (what a kill can lose)."""
 
@@ -84,6 +110,36 @@ class PixelStore(RowStore):
         )
 
 
+class DeterministicPartStore(RaggedRowStore):
+    """``uint8`` ``[H, W, 3]`` images of any size, one per (image ID, copy): the deterministic
+    part of each training copy (the ragged row store's files and guarantees)."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        ids: Any,
+        fingerprint: dict[str, Any],
+        copies: int = 1,
+        writable: bool = True,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(
+            root,
+            ids=ids,
+            row_shape=(VARIABLE, VARIABLE, 3),
+            dtype="uint8",
+            fingerprint=fingerprint,
+            layout=FORMAT,
+            copies=copies,
+            writable=writable,
+            say=say,
+            what="pixel cache",
+            off=OFF,
+            table=RAGGED_TABLE,
+        )
+
+
 def pixel_fingerprint(raw_config: dict[str, Any], part: str) -> dict[str, Any]:
     """What cached pixels depend on: every result-affecting data setting (pipelines, seeds,
     degradations, sizes) and the model's pixel settings (input size, crops, method)."""
@@ -117,6 +173,28 @@ def training_cacheable(pipeline: Any) -> bool:
     )
 
 
+def deterministic_part_cacheable(pipeline: Any) -> bool:
+    """A training pipeline that is the project's deterministic part then stochastic part (a
+    subclass that changes how a sample is made, or a user pipeline, is not cached)."""
+    return (
+        isinstance(pipeline, TrainPipeline)
+        and type(pipeline).__call__ is TrainPipeline.__call__
+        and bool(pipeline.stochastic)
+    )
+
+
+def deterministic_part_bound(config: Config) -> int:
+    """The most bytes one copy's deterministic part can take: crop-if-large keeps at most
+    ``maximum_processing_size`` per side (without it: the most pixels an image may have), the
+    baselines' resized crop makes 256 x 256."""
+    data = config.data
+    crop = BaselineTrainAugmentation().resized_crop_size
+    if data.maximum_processing_size is None:
+        return max(data.max_image_pixels, crop * crop) * 3
+    side = max(data.maximum_processing_size, crop)
+    return side * side * 3
+
+
 def planned_bytes(config: Config, plan: BenchmarkPlan) -> dict[str, int]:
     """The disk each store of the experiment takes (from the config: a method's own crops, known
     only once its module is built, make the evaluation store unused, never larger)."""
@@ -128,10 +206,50 @@ def planned_bytes(config: Config, plan: BenchmarkPlan) -> dict[str, int]:
         crops = 5 if model.eval_crop == "multicrop" else 1
         n_eval = len(plan.evaluation("validate").ids)
         sizes["validate"] = needed_bytes(n_eval * crops, row, "uint8", n_eval)
+    n_train = len(training_ids(plan)) * data.augmentation_factor
     if not data.stochastic_augmentation and model.train_crop != "as_is":
-        n_train = len(training_ids(plan)) * data.augmentation_factor
         sizes[TRAIN_PART] = needed_bytes(n_train, row, "uint8", n_train)
+    elif data.stochastic_augmentation and data.train_pipeline is None:
+        # An upper bound: the sizes are known only once computed (the store grows as it fills).
+        sizes[DETERMINISTIC_PART] = ragged_needed_bytes(
+            n_train * deterministic_part_bound(config), n_train, 3
+        )
     return sizes
+
+
+def header_bound(config: Config, plan: BenchmarkPlan) -> int:
+    """A tighter bound of the deterministic parts' store, from every training image's header
+    (its size, without decoding): crop-if-large keeps ``min(side, maximum_processing_size)`` per
+    side, the baselines' resized crop makes 256 x 256; an unreadable image stores nothing.
+    Reads every training file once, so it is computed only when the quick bound does not fit."""
+    from aigenbench.data.decode import upright_size
+    from aigenbench.data.sources import open_source
+
+    data = config.data
+    source = open_source(data)
+    crop = BaselineTrainAugmentation().resized_crop_size
+    limit = data.maximum_processing_size
+    total = 0
+    ids = training_ids(plan)
+    for row_id in ids.tolist():
+        try:
+            height, width = upright_size(source.read("train", row_id), data.max_image_pixels)
+        except UnreadableImage:
+            continue
+        if limit is not None:
+            height, width = min(height, limit), min(width, limit)
+        total += max(height * width, crop * crop) * 3
+    n_train = len(ids) * data.augmentation_factor
+    return ragged_needed_bytes(total * data.augmentation_factor, n_train, 3)
+
+
+def _present_bytes(part_root: Path) -> int:
+    """The disk a store already takes (what a rerun need not allocate again)."""
+    return sum(
+        (part_root / name).stat().st_size
+        for name in (TABLE, RAGGED_TABLE)
+        if (part_root / name).is_file()
+    )
 
 
 def announce(config: Config, plan: BenchmarkPlan, root: Path, say: Callable[[str], None]) -> None:
@@ -140,17 +258,22 @@ def announce(config: Config, plan: BenchmarkPlan, root: Path, say: Callable[[str
     if not sizes:
         say("pixel cache: nothing to cache with these settings (evaluation crop as_is)")
         return
-    present = sum(
-        (root / part / TABLE).stat().st_size for part in sizes if (root / part / TABLE).is_file()
-    )
-    total = sum(sizes.values())
+    present = sum(_present_bytes(root / part) for part in sizes)
     probe = root
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     free = shutil.disk_usage(probe).free
-    parts = ", ".join(f"{part} {value / 2**30:.2f} GiB" for part, value in sizes.items())
+    if DETERMINISTIC_PART in sizes and sum(sizes.values()) - present > free:
+        say("pixel cache: reading the training images' headers for a closer bound of its size")
+        sizes[DETERMINISTIC_PART] = header_bound(config, plan)
+    total = sum(sizes.values())
+    parts = ", ".join(
+        f"{part} {'at most ' if part == DETERMINISTIC_PART else ''}{value / 2**30:.2f} GiB"
+        for part, value in sizes.items()
+    )
+    bound = "at most " if DETERMINISTIC_PART in sizes else ""
     say(
-        f"pixel cache: {total / 2**30:.2f} GiB under {root} ({parts}); "
+        f"pixel cache: {bound}{total / 2**30:.2f} GiB under {root} ({parts}); "
         f"{max(total - present, 0) / 2**30:.2f} GiB still to allocate, {free / 2**30:.2f} GiB free"
     )
     check_free_space(root, total - present, "pixel cache", OFF)
@@ -189,8 +312,67 @@ class _Requested(Dataset):
         return sample
 
 
-def _fill(store: PixelStore, loader: DataLoader, training: bool) -> int:
-    """Write what ``loader`` yields into ``store``; how many items were written."""
+class _DeterministicParts(Dataset):
+    """The deterministic part of ``dataset``'s samples ``indices`` (sample = row x copies +
+    copy), as the dataset's pipeline makes it, with its store item (``items[index]``); None for
+    an unreadable image (its sample is then made from images, with the dataset's replacement,
+    whenever it is drawn)."""
+
+    def __init__(self, dataset: Any, indices: np.ndarray, items: np.ndarray) -> None:
+        self.dataset, self.indices, self.items = dataset, indices, items
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, position: int) -> tuple[int, np.ndarray | None]:
+        data = self.dataset
+        index = int(self.indices[position])
+        row, copy = divmod(index, data.augmentation_factor)
+        row_id = int(data.ids[row])
+        try:
+            image = read_image(data.source, data.split, row_id, data.pipeline, data.max_pixels)
+            return int(self.items[index]), data.pipeline.deterministic_part(image, row_id, copy)
+        except UnreadableImage:
+            return int(self.items[index]), None
+
+
+def _as_list(samples: list[Any]) -> list[Any]:
+    return samples
+
+
+def _fill_parts(
+    store: DeterministicPartStore,
+    loader: DataLoader,
+    stop: Callable[[], bool],
+) -> tuple[int, bool]:
+    """Append the (item, deterministic part) pairs ``loader`` yields to ``store``; how many
+    were written, and whether ``stop`` ended it early."""
+    pending: list[tuple[int, np.ndarray | None]] = []
+    written = 0
+
+    def flush() -> None:
+        nonlocal written
+        if pending:
+            store.write_items([item for item, _ in pending], [part for _, part in pending])
+            written += len(pending)
+            pending.clear()
+
+    for batch_index, batch in enumerate(loader):
+        pending.extend(batch)
+        if (batch_index + 1) % WRITE_EVERY == 0:
+            flush()
+        if stop():  # per batch: a signal keeps what is computed, the rerun does the rest
+            flush()
+            return written, True
+    flush()
+    return written, False
+
+
+def _fill(
+    store: RowStore, loader: DataLoader, training: bool, stop: Callable[[], bool]
+) -> tuple[int, bool]:
+    """Write what ``loader`` yields into ``store``; how many items were written, and whether
+    ``stop`` ended it early."""
     pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     written = 0
 
@@ -218,12 +400,16 @@ def _fill(store: PixelStore, loader: DataLoader, training: bool) -> int:
         pending.append((items, counts, rows, valid))
         if (index + 1) % WRITE_EVERY == 0:
             flush()
+        if stop():  # per batch: a signal keeps what is computed, the rerun does the rest
+            flush()
+            return written, True
     flush()
-    return written
+    return written, False
 
 
 class PixelCache:
-    """The pixel stores of an experiment and how to fill them (one per window job)."""
+    """The pixel stores of an experiment and how to fill them (one per window job). ``flag``:
+    the run's signal flag (a fill stops at the next batch when it is raised)."""
 
     def __init__(
         self,
@@ -231,17 +417,31 @@ class PixelCache:
         raw_config: dict[str, Any],
         plan: BenchmarkPlan,
         say: Callable[[str], None] | None = None,
+        flag: SignalFlag | None = None,
     ) -> None:
         self.root = root
         self.raw_config = raw_config
         self.plan = plan
         self.say = say or (lambda text: None)
+        self.flag = flag
         self.computed: dict[str, int] = {}
         """Items computed (decoded) by this process, per store."""
 
+    def _stop_requested(self) -> bool:
+        return self.flag is not None and self.flag.received is not None
+
     def _open(
         self, part: str, ids: np.ndarray, size: int, copies: int, crops: int, writable: bool
-    ) -> PixelStore:
+    ) -> RowStore:
+        if part == DETERMINISTIC_PART:
+            return DeterministicPartStore(
+                self.root / part,
+                ids=ids,
+                copies=copies,
+                fingerprint=pixel_fingerprint(self.raw_config, part),
+                writable=writable,
+                say=self.say,
+            )
         return PixelStore(
             self.root / part,
             ids=ids,
@@ -261,12 +461,13 @@ class PixelCache:
         size: int,
         copies: int,
         crops: int,
-        todo: Callable[[PixelStore], tuple[Dataset, Callable[..., Any]] | None],
+        todo: Callable[[Any], tuple[Dataset, Callable[..., Any]] | None],
         loader_options: dict[str, Any],
         batch_size: int,
-    ) -> PixelStore:
+    ) -> Any:
         """Rank 0 opens (creates, checks) the store and computes what it lacks; the others wait
-        and open it to read."""
+        and open it to read. A signal stops the fill at the next batch (every rank then stops
+        with the run's interruption: what is written is kept)."""
         zero = trainer.is_global_zero
         if zero:
             store = self._open(part, store_ids, size, copies, crops, True)
@@ -283,10 +484,14 @@ class PixelCache:
                 # The loader draws from torch's generator: leave the window's draws alone, so a
                 # run with the cache draws exactly what one without draws.
                 with torch.random.fork_rng(devices=[]):
-                    self.computed[part] = self.computed.get(part, 0) + _fill(
-                        store, loader, part == TRAIN_PART
-                    )
+                    if isinstance(store, DeterministicPartStore):
+                        written, _ = _fill_parts(store, loader, self._stop_requested)
+                    else:
+                        written, _ = _fill(store, loader, part == TRAIN_PART, self._stop_requested)
+                self.computed[part] = self.computed.get(part, 0) + written
         trainer.strategy.barrier("pixel cache")
+        if self.flag is not None and self.flag.any_rank_received():
+            raise self.flag.interrupted(f"while filling the pixel cache ({part})")
         if not zero:
             store = self._open(part, store_ids, size, copies, crops, False)
         return store
@@ -319,16 +524,21 @@ class PixelCache:
             data.config.eval_batch_size,
         )
 
-    def training_store(self, data: WindowDataModule, trainer: L.Trainer) -> PixelStore | None:
+    def training_store(
+        self, data: WindowDataModule, trainer: L.Trainer
+    ) -> PixelStore | DeterministicPartStore | None:
         """The store of the training samples (every window's rows x copies), filled for this
-        window's samples (None: samples that change every epoch, or rows outside the plan's)."""
+        window's samples: whole samples when fixed per (image, copy), else their deterministic
+        parts (None: a pipeline that is neither, or rows outside the plan's)."""
         dataset = data.train_dataset
-        if not training_cacheable(data.train_pipeline):
-            return None
         every = training_ids(self.plan)
         if not np.isin(dataset.ids, every).all():
             return None
         factor = dataset.augmentation_factor
+        if deterministic_part_cacheable(data.train_pipeline):
+            return self._deterministic_store(data, trainer, every)
+        if not training_cacheable(data.train_pipeline):
+            return None
 
         def todo(store: PixelStore) -> tuple[Dataset, Callable[..., Any]] | None:
             items = store.items(
@@ -349,6 +559,35 @@ class PixelCache:
             data._loader_options(),
             data.config.eval_batch_size,
         )
+
+    def _deterministic_store(
+        self, data: WindowDataModule, trainer: L.Trainer, every: np.ndarray
+    ) -> DeterministicPartStore:
+        dataset = data.train_dataset
+        factor = dataset.augmentation_factor
+
+        def todo(store: DeterministicPartStore) -> tuple[Dataset, Callable[..., Any]] | None:
+            items = store.items(
+                np.repeat(dataset.ids, factor), np.tile(np.arange(factor), len(dataset.ids))
+            )
+            store.verify(items)
+            missing = np.flatnonzero(~store.filled(items))
+            if not len(missing):
+                return None
+            return _DeterministicParts(dataset, missing, items), _as_list
+
+        store: DeterministicPartStore = self._filled_store(
+            trainer,
+            DETERMINISTIC_PART,
+            every,
+            0,
+            factor,
+            1,
+            todo,
+            data._loader_options(),
+            data.config.eval_batch_size,
+        )
+        return store
 
 
 # ------------------------------------------------------------------------------------ serving
@@ -434,6 +673,54 @@ class PixelTrainingSet(Dataset):
         return collate_training(samples)
 
 
+class PixelTrainingParts(Dataset):
+    """Training batches equal to ``dataset``'s collated samples, made from the stored
+    deterministic part of each (image, copy) by the pipeline's stochastic part (redrawn per
+    window and epoch, as from images); keys are the ``(index, epoch)`` pairs of the window's
+    sampler. A sample the store lacks, or whose image was unreadable (the dataset's replacement),
+    is made from images."""
+
+    def __init__(self, store: DeterministicPartStore, dataset: Any) -> None:
+        self.store, self.dataset = store, dataset
+        factor = dataset.augmentation_factor
+        self.items = store.items(
+            np.repeat(dataset.ids, factor), np.tile(np.arange(factor), len(dataset.ids))
+        )
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: Any) -> dict[str, torch.Tensor]:
+        return self.__getitems__([key])
+
+    def __getitems__(self, keys: Sequence[Any]) -> dict[str, torch.Tensor]:
+        pairs = [key if isinstance(key, tuple) else (key, 0) for key in keys]
+        items = self.items[as_int64([index for index, _ in pairs])]
+        stored = self.store.filled(items)
+        parts = iter(self.store.read_items(items[stored])[0] if stored.any() else [])
+        data = self.dataset
+        factor = data.augmentation_factor
+        samples: list[dict[str, Any]] = []
+        for (index, epoch), here in zip(pairs, stored.tolist(), strict=True):
+            part = next(parts) if here else None
+            if part is None:
+                samples.append(data.sample(int(index), int(epoch)))
+                continue
+            position, copy = divmod(int(index), factor)
+            row_id = int(data.ids[position])
+            image = data.pipeline.stochastic_part(part, row_id, copy, data.window, int(epoch))
+            samples.append(
+                {
+                    "image": ops.to_tensor(image),
+                    "label": int(data.labels[position]),
+                    "generator_id": int(data.generator_ids[position]),
+                    "id": row_id,
+                    "copy": copy,
+                }
+            )
+        return collate_training(samples)
+
+
 class PixelDataModule(CachedWindowData):
     """``data`` (a WindowDataModule) with its pixels read from the pixel cache: filled, when the
     loaders are created, with what the stores lack. Same samplers, same loader settings, same
@@ -448,8 +735,13 @@ class PixelDataModule(CachedWindowData):
         store = self.cache.training_store(self.data, self.trainer)
         if store is None:
             return self.data.train_dataloader()
+        dataset: Dataset = (
+            PixelTrainingParts(store, self.data.train_dataset)
+            if isinstance(store, DeterministicPartStore)
+            else PixelTrainingSet(store, self.data.train_dataset)
+        )
         return DataLoader(
-            PixelTrainingSet(store, self.data.train_dataset),
+            dataset,
             batch_size=self.data.config.train_batch_size,
             sampler=self.data.train_sampler,
             collate_fn=_passthrough,

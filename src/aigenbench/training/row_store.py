@@ -32,6 +32,11 @@ store is created.
   message naming it. A damaged header is named with the fix (a
   :class:`~aigenbench.errors.DataError`). One process writes a store (rank 0 under DDP), any
   number read it.
+
+:class:`RaggedRowStore` holds items of different shapes (the pixel cache's deterministic training
+parts, one image of its own size per (image ID, copy)) with the same items, marks, checksums,
+header and checks; its arrays are appended to one data file, each item's offset and shape in an
+index (its doc says how a kill and a damaged item are handled).
 """
 
 from __future__ import annotations
@@ -244,6 +249,10 @@ class RowStore:
         self._rows, self._checksums, self._filled = (
             self._map(name, mode, shape, dtype) for name, shape, dtype in self._tables()
         )
+        self._opened()
+
+    def _opened(self) -> None:
+        """After the tables are mapped (a subclass checks its other files here)."""
 
     def _read_header(self) -> dict[str, Any] | None:
         path = self.root / HEADER
@@ -437,12 +446,255 @@ class RowStore:
         self._rows, self._checksums, self._filled = (
             self._map(name, "r", shape, dtype) for name, shape, dtype in self._tables()
         )
+        self._opened()
 
     def close(self) -> None:
         for table in (self._rows, self._checksums, self._filled):
             if self.writable:
                 table.flush()
         self._rows = self._checksums = self._filled = None  # type: ignore[assignment]
+
+
+INDEX = "index.npy"
+VARIABLE = -1
+"""A ``row_shape`` dimension that differs from item to item (a :class:`RaggedRowStore`)."""
+
+
+class RaggedRowStore(RowStore):
+    """Items of different shapes: one array per (image ID, copy), ``row_shape`` with
+    :data:`VARIABLE` dimensions (``(-1, -1, 3)``: images of any size). Items, marks, checksums,
+    header, fingerprint and the checks before trusting are the row store's; the arrays are
+    appended to one data file, since their sizes are known only once they are computed.
+
+    Files: ``<table>`` (the items' bytes, one after the other), ``index.npy`` (per item: its
+    byte offset in the data file, then its shape), ``checksums.npy`` (over the item's number,
+    its shape and its bytes: an item read at the wrong place or with the wrong shape does not
+    match), ``filled.npy`` (1 = stored, + 128 when its image was unreadable: then no array) and
+    ``header.json``.
+
+    - **Crash safety**: :meth:`write_items` appends the bytes and syncs them, then writes the
+      index and the checksums, then the marks. Opening it to write cuts the data file back to
+      the end of the last marked item: what a killed run appended and never marked is given
+      back, so kills neither leak space nor let two items share it. An item found damaged by
+      :meth:`verify` is unmarked and appended again when computed; its old bytes stay unused
+      until the store is rebuilt (the waste is bounded by the damaged items).
+    - **Checked before trusted**: the tables' sizes as in the row store, and the data file must
+      hold every marked item: a shorter (truncated) data file has the items past its end named
+      and computed again (a reader refuses it).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        ids: ArrayLike,
+        row_shape: Sequence[int],
+        dtype: str,
+        fingerprint: str | Mapping[str, Any],
+        layout: int,
+        copies: int = 1,
+        writable: bool = True,
+        say: Callable[[str], None] | None = None,
+        what: str = "cache",
+        off: str = "",
+        table: str = "rows.bin",
+    ) -> None:
+        self._fd: int | None = None
+        self._end = 0
+        super().__init__(
+            root,
+            ids=ids,
+            row_shape=row_shape,
+            dtype=dtype,
+            fingerprint=fingerprint,
+            layout=layout,
+            copies=copies,
+            crops=1,
+            writable=writable,
+            say=say,
+            what=what,
+            off=off,
+            table=table,
+        )
+
+    def _tables(self) -> list[tuple[str, tuple[int, ...], np.dtype]]:
+        return [
+            (INDEX, (self.n_items, 1 + len(self.row_shape)), np.dtype(np.int64)),
+            (CHECKSUMS, (self.n_items,), np.dtype(np.uint64)),
+            (FILLED, (self.n_items,), np.dtype(np.uint8)),
+        ]
+
+    @property
+    def _index(self) -> np.memmap:
+        return self._rows  # the row store's first table: here the index, not the rows
+
+    @property
+    def _data_path(self) -> Path:
+        return self.root / self.table
+
+    def _create(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / HEADER).unlink(missing_ok=True)  # a kill from here on: created again
+        self._close_data()
+        with open(self._data_path, "wb"):
+            pass
+        super()._create()
+
+    def _ends(self, items: np.ndarray) -> np.ndarray:
+        entries = np.asarray(self._index[items])
+        sizes = np.prod(np.maximum(entries[:, 1:], 0), axis=1) * self.dtype.itemsize
+        return entries[:, 0] + sizes
+
+    def _opened(self) -> None:
+        """The data file holds every marked item (else those past its end are named and
+        computed again); a writer cuts it back to the last marked item's end."""
+        path = self._data_path
+        marked = np.flatnonzero(np.asarray(self._filled) != 0)
+        size = path.stat().st_size if path.is_file() else -1
+        ends = self._ends(marked)
+        short = marked[ends > size]
+        if len(short):
+            ids = sorted(set(self.ids[short // self.copies].tolist()))
+            state = "missing" if size < 0 else f"{size} bytes, shorter than its index says"
+            message = (
+                f"{self.what} file {path} is {state} ({len(short)} item(s) past its end: images "
+                f"{ids[:5]}{' ...' if len(ids) > 5 else ''})"
+            )
+            if not self.writable:
+                raise DataError(f"{message}; {self._fix()}")
+            self._say(f"{message}; they are computed again")
+            self._filled[short] = 0
+            self._filled.flush()
+            self.repaired += len(short)
+            ends = ends[ends <= size]
+        self._end = int(ends.max()) if len(ends) else 0
+        if self.writable:
+            if size < 0:
+                path.touch()
+            elif size > self._end:  # appended by a run killed before it marked the items
+                os.truncate(path, self._end)
+
+    def _data(self) -> int:
+        if self._fd is None:
+            flags = os.O_RDWR if self.writable else os.O_RDONLY
+            self._fd = os.open(self._data_path, flags)
+        return self._fd
+
+    def _close_data(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _nbytes(self, shape: np.ndarray) -> int:
+        return int(np.prod(np.maximum(shape, 0), dtype=np.int64)) * self.dtype.itemsize
+
+    def _read(self, offset: int, size: int) -> bytearray:
+        """``size`` bytes of the data file from ``offset`` (fewer when past its end)."""
+        buffer = bytearray(max(size, 0))
+        if size <= 0 or offset < 0:
+            return buffer if size <= 0 else bytearray()
+        read = os.preadv(self._data(), [buffer], offset)
+        return buffer if read == size else buffer[:read]
+
+    def _slot(self, item: int) -> bytes:  # type: ignore[override]
+        entry = np.asarray(self._index[item])
+        return entry[1:].tobytes() + bytes(self._read(int(entry[0]), self._nbytes(entry[1:])))
+
+    def read_rows(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        raise TypeError("a ragged store's items have different shapes: use read_items")
+
+    def read_items(self, items: ArrayLike) -> tuple[list[np.ndarray | None], np.ndarray]:
+        """The stored array of each item (None: its image was unreadable) and whether each
+        image was readable. A KeyError names an item not computed yet."""
+        items = as_int64(items)
+        marks = np.asarray(self._filled[items])
+        if (marks == 0).any():
+            raise KeyError(
+                f"{self.what} {self.root} has no rows for item {int(items[marks.argmin()])} "
+                "(image position x copies + copy): compute them first"
+            )
+        valid = (marks & UNREADABLE) == 0
+        entries = np.asarray(self._index[items])
+        arrays: list[np.ndarray | None] = []
+        for entry, readable in zip(entries, valid.tolist(), strict=True):
+            if not readable:
+                arrays.append(None)
+                continue
+            size = self._nbytes(entry[1:])
+            data = self._read(int(entry[0]), size)
+            if len(data) != size:
+                raise DataError(
+                    f"{self.what} file {self._data_path} is damaged (an item past its end); "
+                    f"{self._fix()}"
+                )
+            shape = tuple(int(n) for n in entry[1:])
+            arrays.append(np.frombuffer(data, dtype=self.dtype).reshape(shape))
+        return arrays, valid
+
+    def write_items(self, items: ArrayLike, arrays: Sequence[np.ndarray | None]) -> None:
+        """Store one array per item (None: its image was unreadable): the bytes appended and
+        synced, then the index and checksums, then the marks."""
+        if not self.writable:
+            raise RuntimeError(f"{self.what} {self.root} was opened read-only")
+        items = as_int64(items)
+        if len(items) != len(arrays):
+            raise ValueError(f"{len(items)} items and {len(arrays)} arrays")
+        if len(items) == 0:
+            return
+        shapes = np.zeros((len(items), len(self.row_shape)), np.int64)
+        blobs: list[bytes] = []
+        for position, array in enumerate(arrays):
+            if array is None:
+                blobs.append(b"")
+                continue
+            if array.ndim != len(self.row_shape) or not all(
+                n in (VARIABLE, m) for n, m in zip(self.row_shape, array.shape, strict=True)
+            ):
+                raise ValueError(f"an item of shape {array.shape}, expected {self.row_shape}")
+            if array.dtype != self.dtype:  # never cast: the stored item must be the array
+                raise ValueError(f"an item of dtype {array.dtype}, expected {self.dtype}")
+            shapes[position] = array.shape
+            blobs.append(np.ascontiguousarray(array).tobytes())
+        sizes = np.asarray([len(blob) for blob in blobs], np.int64)
+        offsets = self._end + np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        data = b"".join(blobs)
+        try:
+            written = 0
+            while written < len(data):
+                written += os.pwrite(self._data(), data[written:], self._end + written)
+            os.fsync(self._data())  # the bytes are on disk before any mark says so
+        except OSError as error:
+            raise DataError(
+                f"{self.what} {self._data_path}: cannot write {len(data) / 2**20:.1f} MiB "
+                f"({error.strerror or error}); free some disk space"
+                + (f", or turn the cache off ({self.off})" if self.off else "")
+            ) from None
+        self._end += len(data)
+        self._index[items, 0] = offsets
+        self._index[items, 1:] = shapes
+        self._checksums[items] = [
+            item_checksum(item, shape.tobytes() + blob)
+            for item, shape, blob in zip(items.tolist(), shapes, blobs, strict=True)
+        ]
+        self._index.flush()
+        self._checksums.flush()
+        valid = np.asarray([array is not None for array in arrays])
+        self._filled[items] = np.where(valid, 1, 1 | UNREADABLE).astype(np.uint8)
+        self._filled.flush()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["_fd"] = None  # each process opens the data file itself
+        return state
+
+    def close(self) -> None:
+        self._close_data()
+        super().close()
+
+
+def ragged_needed_bytes(data_bytes: int, n_items: int, ndim: int) -> int:
+    """The disk a ragged store of ``n_items`` items holding ``data_bytes`` in all takes."""
+    return data_bytes + n_items * (8 * (1 + ndim) + 9) + 3 * 128
 
 
 def needed_bytes(n_rows: int, row_shape: Sequence[int], dtype: str, n_items: int) -> int:

@@ -654,7 +654,7 @@ class WindowJob:
         """The experiment's pixel stores (``data.pixel_cache``), shared by every window."""
         if self._pixels is None:
             self._pixels = PixelCache(
-                self.dir.pixels_dir, self.config.raw, self.plan, self.runner.say
+                self.dir.pixels_dir, self.config.raw, self.plan, self.runner.say, self.runner.flag
             )
         return self._pixels
 
