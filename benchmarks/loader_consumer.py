@@ -73,7 +73,9 @@ def write_manifest(files: list[Path], folder: Path, repeat: int) -> Path:
     return manifest
 
 
-def datamodule(manifest: Path, workers: int, batch: int) -> tuple[WindowDataModule, dict]:
+def datamodule(
+    manifest: Path, workers: int, batch: int, copies: int
+) -> tuple[WindowDataModule, dict]:
     source = open_source(manifest)
     plan = make_plan(
         source.generators("train"), source.generators("validation"), None, source.timeline
@@ -85,6 +87,7 @@ def datamodule(manifest: Path, workers: int, batch: int) -> tuple[WindowDataModu
         "train_batch_size": batch,
         "eval_batch_size": batch,
         "persistent_workers": False,
+        "augmentation_factor": copies,
     }
     data = DataConfig(source=str(manifest), **options)
     raw = {"data": options, "model": {"input_size": INPUT_SIZE}}
@@ -127,6 +130,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="rows per file in each split")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--copies", type=int, default=1, help="data.augmentation_factor")
     parser.add_argument("--train-rates", type=float, nargs="+", default=[2500.0, 1300.0])
     parser.add_argument("--eval-rate", type=float, default=5000.0)
     parser.add_argument("--extrapolate-to", type=int, default=16, help="workers (cores)")
@@ -143,11 +147,12 @@ def main() -> None:
 
 def run(args: argparse.Namespace, manifest: Path, scratch: Path) -> None:
     print(
-        f"mix {args.mix}: {args.repeat} x the mix's files per split, batch {args.batch}, "
+        f"mix {args.mix}: {args.repeat} x the mix's files per split, {args.copies} cop(ies), "
+        f"batch {args.batch}, "
         f"input {INPUT_SIZE} px; {os.cpu_count()} CPU core(s) here (shared with other jobs: "
         f"load {os.getloadavg()[0]:.1f}); the consumer is simulated (sleeps per batch)"
     )
-    data, raw = datamodule(manifest, 0, args.batch)
+    data, raw = datamodule(manifest, 0, args.batch, args.copies)
     cache = PixelCache(scratch / "pixels", raw, data.plan)
     module = PixelDataModule(data, cache)
     module.trainer = trainer()
@@ -167,7 +172,7 @@ def run(args: argparse.Namespace, manifest: Path, scratch: Path) -> None:
     alone: dict[tuple[str, str], float] = {}
     for workers in args.workers:
         for source in ("decode", "pixel cache"):
-            data, raw = datamodule(manifest, workers, args.batch)
+            data, raw = datamodule(manifest, workers, args.batch, args.copies)
             served: Any = data
             if source == "pixel cache":
                 served = PixelDataModule(data, PixelCache(scratch / "pixels", raw, data.plan))
