@@ -35,6 +35,7 @@ from aigenbench.data.batch import collate_evaluation, collate_training
 from aigenbench.data.sampler import ShardSampler
 from aigenbench.scoring import crop_image_index, image_runs
 from aigenbench.training.cached_data import CachedWindowData
+from aigenbench.training.preemption import active_flag
 from aigenbench.training.row_store import RowStore, as_int64, check_free_space, needed_bytes
 
 if TYPE_CHECKING:
@@ -190,7 +191,11 @@ class _Requested(Dataset):
 
 
 def _fill(store: PixelStore, loader: DataLoader, training: bool) -> int:
-    """Write what ``loader`` yields into ``store``; how many items were written."""
+    """Write what ``loader`` yields into ``store``; how many items were written. A stop signal
+    (SIGTERM, the requeue signal) ends the fill after the batch in hand: what is computed is
+    written, and the run goes on to its next safe point (a sample not stored is computed from
+    its image), where it stops; the rerun fills the rest."""
+    flag = active_flag()
     pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     written = 0
 
@@ -218,6 +223,8 @@ def _fill(store: PixelStore, loader: DataLoader, training: bool) -> int:
         pending.append((items, counts, rows, valid))
         if (index + 1) % WRITE_EVERY == 0:
             flush()
+        if flag is not None and flag.received is not None:
+            break  # a fill can take hours: do not hold a stopping job until it ends
     flush()
     return written
 
