@@ -35,6 +35,7 @@ from aigenbench.training.preemption import (
     launched_as_rank_zero,
     parse_signal,
 )
+from aigenbench.training.run_warnings import as_yaml_comment, run_warnings
 from aigenbench.training.window import WindowResult
 
 __all__ = ["ExperimentRunner", "launched_as_rank_zero", "quiet_lightning"]
@@ -161,7 +162,12 @@ class ExperimentRunner:
             WindowJob(self, windows[0], None, []).check_accepted()
         with disk_full_is_a_sentence(self.dir.root), self._locked(), self.flag:
             if self.rank_zero:
-                self.dir.record_config(self.config.raw, say=self.say, defaults=self.config.defaults)
+                self.dir.record_config(
+                    self.config.raw,
+                    say=self.say,
+                    defaults=self.config.defaults,
+                    comment=as_yaml_comment(run_warnings(self.config.model)),
+                )
             self._describe()
             if self.config.data.pixel_cache:  # before anything is decoded: the disk it needs
                 from aigenbench.training.pixel_cache import announce
@@ -257,7 +263,11 @@ class ExperimentRunner:
             self.dir.root,
             "validate",
             evaluation=evaluation,
-            sections={"data": self.data_summary(), "strategy": self.strategy_summary()},
+            sections={
+                "data": self.data_summary(),
+                "strategy": self.strategy_summary(),
+                "warnings": run_warnings(self.config.model),
+            },
         )
 
     def strategy_summary(self) -> dict[str, Any]:
