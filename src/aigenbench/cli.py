@@ -54,6 +54,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+EXPERIMENT_READERS = frozenset(
+    {"validate", "test", "evaluate", "report", "robustness", "bundle", "export", "compare"}
+)
+"""Commands that read an experiment ``fit`` made: a ``--config`` defining one is not theirs."""
+
 PREEMPTIBLE = frozenset({"demo", "fit", "validate", "test", "robustness", "predict"})
 """Commands that may run for hours on a cluster: the requeue signal (SIGUSR1) and SIGTERM are
 handled from their first instant to their last (``aigenbench.training.preemption``)."""
@@ -92,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     quiet_third_party()
     try:
+        if name in EXPERIMENT_READERS:
+            from aigenbench.commands._run import refuse_fit_config
+
+            refuse_fit_config(rest, name)
         with _signals_handled(name):
             module = importlib.import_module(COMMANDS[name][0])
             return int(module.main(rest, command=name) or 0)

@@ -4,28 +4,17 @@ imports what the experiment recorded."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from tests.cli.conftest import console
 from tests.methods.conftest import TINY_REST
 
 METHODS_MD = Path(__file__).parents[2] / "docs" / "METHODS.md"
-CONSOLE_SCRIPT = Path(sys.executable).parent / "aigenbench"
-
-
-def console(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    """``aigenbench ARGS`` as a user types it: the installed script, no PYTHONPATH."""
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    return subprocess.run(
-        [str(CONSOLE_SCRIPT), *args], cwd=cwd, env=env, capture_output=True, text=True
-    )
 
 
 def docs_block(language: str, marker: str) -> str:

@@ -47,3 +47,34 @@ def open_experiment(run_dir: str | Path, overrides: list[str], prog: str) -> Exp
 
     quiet_lightning()
     return ExperimentRunner(experiment_config(run_dir, overrides, prog), quiet=True)
+
+
+FIT_SECTIONS = ("model", "protocol", "strategy", "experiment")
+"""Sections only ``fit`` (and ``demo``) read: a config that sets them defines an experiment."""
+
+
+def refuse_fit_config(argv: list[str], command: str) -> None:
+    """A ``--config`` that defines an experiment (``demo``, ``methods/univfd``, ...) given to a
+    command that reads an existing one: say so, and what to run instead (without this the
+    command refuses its first key, ``model.optimizer...``, without saying why)."""
+    import yaml
+
+    from aigenbench.shipped_configs import resolve_config_file
+
+    for index, arg in enumerate(argv):
+        name, equals, value = arg.partition("=")
+        if name != "--config" or not (equals or index + 1 < len(argv)):
+            continue
+        given = value if equals else argv[index + 1]
+        try:
+            data = yaml.safe_load(Path(resolve_config_file(given)).read_text(encoding="utf-8"))
+        except (ConfigError, OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue  # the command's own parser names a missing or unreadable file
+        sections = [key for key in FIT_SECTIONS if isinstance(data, dict) and key in data]
+        if sections:
+            raise ConfigError(
+                f"--config {given} is a `fit` config (it sets {', '.join(sections)}), and "
+                f"`aigenbench {command}` reads the settings of an experiment that fit made: run "
+                f"`aigenbench {command} runs/<experiment-id>` (train one first with `aigenbench "
+                f"fit --config {given}`)"
+            )

@@ -113,6 +113,7 @@ def _print_config_requested(argv: list[str]) -> tuple[list[str], bool]:
 def _fit(argv: list[str]) -> int:
     from aigenbench.commands._config import parse_config
     from aigenbench.config import dump_yaml
+    from aigenbench.training.run_warnings import run_warnings
     from aigenbench.training.runner import ExperimentRunner
 
     argv, print_only = _print_config_requested(argv)
@@ -120,8 +121,7 @@ def _fit(argv: list[str]) -> int:
     if print_only:
         sys.stdout.write(dump_yaml(config.raw))
         return 0
-    warning = random_weights_warning(config.model)
-    if warning:
+    for warning in run_warnings(config.model):
         print(f"warning: {warning}", file=sys.stderr, flush=True)
     runner = ExperimentRunner(config)
     runner.fit()
@@ -157,27 +157,3 @@ def _rescore(argv: list[str], command: str) -> int:
             print()
             print_tables(evaluation, str(run_dir), stage, None, False)
     return 0
-
-
-# Methods defined on a pretrained encoder (their papers' point is what it already knows).
-PRETRAINED_METHODS = frozenset({"univfd", "rine", "effort", "cnndetection"})
-
-
-def random_weights_warning(model: object) -> str | None:
-    """A sentence when the backbone starts from random weights where the method or freezing
-    mode expects pretrained ones (``--config demo --config methods/univfd`` inherits the demo's
-    ``pretrained: false``: a frozen random ViT-L/14 probed)."""
-    if getattr(model, "pretrained", True) is not False:
-        return None
-    method = str(getattr(model, "method", "default"))
-    freezing = str(getattr(model, "freezing", "tune"))
-    if method in PRETRAINED_METHODS:
-        why = f"method {method} is built on a pretrained encoder"
-    elif freezing in ("probe", "staged", "lora"):
-        why = f"freezing {freezing} keeps the backbone (or most of it) as it starts"
-    else:
-        return None
-    return (
-        f"model.pretrained is false: {model.backbone} starts from random weights, but {why}; "  # type: ignore[attr-defined]
-        "set --model.pretrained true (or drop the config that turns it off) for the real thing"
-    )

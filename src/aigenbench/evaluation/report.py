@@ -255,7 +255,15 @@ def summary_section(ctx: ReportContext) -> Markup:
         ),
         transfer_rows=transfer_rows,
         notes=evaluation.notes,
+        warnings=_run_warnings(ctx.run_dir),
     )
+
+
+def _run_warnings(run_dir: Path) -> list[str]:
+    """The warnings ``fit`` recorded about the run's settings (summary.json's ``warnings``)."""
+    content = _data_summary(run_dir).get(SUMMARY_FILE)
+    warnings = content.get("warnings") if isinstance(content, dict) else None
+    return [str(warning) for warning in warnings] if isinstance(warnings, list) else []
 
 
 def _interval_text(intervals: Any) -> str:

@@ -330,7 +330,11 @@ class ExperimentDir:
     # ------------------------------------------------------------------------------ config
 
     def record_config(
-        self, raw: dict[str, Any], say: Any = print, defaults: dict[str, Any] | None = None
+        self,
+        raw: dict[str, Any],
+        say: Any = print,
+        defaults: dict[str, Any] | None = None,
+        comment: str = "",
     ) -> None:
         """Write config.yaml once; on a rerun, refuse settings that would change the results.
 
@@ -338,9 +342,11 @@ class ExperimentDir:
         before its first checkpoint (missing weights, a bad subset) may be rerun corrected.
         ``defaults``: every setting at its default; a setting missing from an older config.yaml
         is compared as its default (see :func:`~aigenbench.config.config_differences`).
+        ``comment``: ``# ...`` lines put at the top (warnings about these settings).
         """
+        text = comment + dump_yaml(raw)
         if not self.config_path.is_file():
-            write_text_atomic(self.config_path, dump_yaml(raw))
+            write_text_atomic(self.config_path, text)
             return
         try:
             recorded = read_recorded_config(self.config_path)
@@ -348,7 +354,7 @@ class ExperimentDir:
             if self.has_trained_anything():
                 raise
             say(f"note: {self.config_path} was damaged and nothing was trained yet: rewritten")
-            write_text_atomic(self.config_path, dump_yaml(raw))
+            write_text_atomic(self.config_path, text)
             return
         differences = config_differences(recorded, raw, defaults)
         if differences and not self.has_trained_anything():
@@ -356,7 +362,7 @@ class ExperimentDir:
                 f"note: nothing was trained yet under the settings of {self.config_path}; "
                 "replaced by this command's settings"
             )
-            write_text_atomic(self.config_path, dump_yaml(raw))
+            write_text_atomic(self.config_path, text)
             return
         if differences:
             shown = "\n  ".join(differences[:12])

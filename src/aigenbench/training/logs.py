@@ -8,8 +8,10 @@
 
 A resumed window appends to its files: Lightning's CSV logger would delete them ("Previous log
 files ... will be deleted"); TensorBoard adds an event file beside the earlier ones; W&B runs
-have stable ids and are resumed. Steps between the last checkpoint and a kill are trained again
-after the resume, so they appear twice in the curves: what really happened.
+have stable ids and are resumed, W&B's step being the trainer's (offline, each start of a
+window is a folder of its own under the window's run id, its steps following on). Steps between
+the last checkpoint and a kill are trained again after the resume, so they appear twice in the
+curves: what really happened.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import csv
 import re
 import time
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +89,19 @@ def window_wandb_logger() -> Any:
     axis, at each point) is its own W&B run, grouped by experiment and resumed by its id;
     without the finish, the next window's logger would reuse the run still in progress."""
     from lightning.pytorch.loggers import WandbLogger  # wandb itself: checked by the runner
+    from lightning.pytorch.utilities import rank_zero_only
 
     class WindowWandbLogger(WandbLogger):
+        @rank_zero_only
+        def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+            if step is None:
+                return super().log_metrics(metrics, step)
+            # W&B's own step is the trainer's: a window resumed from its checkpoint continues
+            # its run at that step, where W&B alone would count from 0 again in each offline
+            # folder (it cannot resume an offline run: wandb/wandb#4624), so the folders of one
+            # window line up when synced.
+            self.experiment.log({**metrics, "trainer/global_step": step}, step=step)
+
         def finalize(self, status: str) -> None:
             super().finalize(status)
             if self._experiment is not None:

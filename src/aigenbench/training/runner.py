@@ -35,6 +35,7 @@ from aigenbench.training.preemption import (
     launched_as_rank_zero,
     parse_signal,
 )
+from aigenbench.training.run_warnings import as_yaml_comment, run_warnings
 from aigenbench.training.window import WindowResult
 
 __all__ = ["ExperimentRunner", "launched_as_rank_zero", "quiet_lightning"]
@@ -154,15 +155,24 @@ class ExperimentRunner:
             # Before anything is written or trained: an offline newcomer learns at once which
             # file is missing. (Windows after the first start from the previous one's weights.)
             check_pretrained_weights(self.config.model.backbone, self.config.model.pretrained)
+        # Every check that can refuse the configuration runs before the experiment folder is
+        # created or its config.yaml written: a refused command leaves runs/ as it found it.
+        windows = self._windows_to_run()
+        if windows:
+            WindowJob(self, windows[0], None, []).check_accepted()
         with disk_full_is_a_sentence(self.dir.root), self._locked(), self.flag:
             if self.rank_zero:
-                self.dir.record_config(self.config.raw, say=self.say, defaults=self.config.defaults)
+                self.dir.record_config(
+                    self.config.raw,
+                    say=self.say,
+                    defaults=self.config.defaults,
+                    comment=as_yaml_comment(run_warnings(self.config.model)),
+                )
             self._describe()
             if self.config.data.pixel_cache:  # before anything is decoded: the disk it needs
                 from aigenbench.training.pixel_cache import announce
 
                 announce(self.config, self.plan, self.dir.pixels_dir, self.say)
-            windows = self._windows_to_run()
             # Every process knows the earlier windows from this loop (or, for --window k, from
             # DONE files written by an earlier run): never from a DONE that rank 0 is writing.
             earlier = [self._done_result(k) for k in range(windows[0])] if windows else []
@@ -253,7 +263,11 @@ class ExperimentRunner:
             self.dir.root,
             "validate",
             evaluation=evaluation,
-            sections={"data": self.data_summary(), "strategy": self.strategy_summary()},
+            sections={
+                "data": self.data_summary(),
+                "strategy": self.strategy_summary(),
+                "warnings": run_warnings(self.config.model),
+            },
         )
 
     def strategy_summary(self) -> dict[str, Any]:

@@ -56,7 +56,7 @@ def build_optimizer(config: OptimizerConfig, groups: Sequence[dict[str, Any]]) -
         raise ConfigError("nothing to optimise: the detector has no trainable parameters")
     try:
         return cls(param_groups, **args)
-    except TypeError as error:
+    except (TypeError, ValueError) as error:  # a wrong name or a wrong value
         raise ConfigError(
             f"optimizer {config.class_path} rejects init_args {sorted(args)}: {error}"
         ) from error

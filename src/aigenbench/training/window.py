@@ -360,10 +360,48 @@ class WindowJob:
             experiment.wandb_project,
         )
 
+    def _fit_settings(self) -> dict[str, Any]:
+        """The fit Trainer's settings (without its loggers, callbacks and folders)."""
+        trainer = self.config.trainer
+        return {
+            **self._trainer_options(),
+            "max_epochs": trainer.max_epochs,
+            "max_steps": trainer.max_steps,
+            "accumulate_grad_batches": trainer.accumulate_grad_batches,
+            "gradient_clip_val": trainer.gradient_clip_val,
+            "gradient_clip_algorithm": trainer.gradient_clip_algorithm,
+            "log_every_n_steps": trainer.log_every_n_steps,
+            "limit_train_batches": trainer.limit_train_batches,
+            "limit_val_batches": 0,
+            "num_sanity_val_steps": 0,
+            **trainer_passthrough(self.config, "fit"),
+        }
+
+    def check_accepted(self) -> None:
+        """Refuse now what this window would refuse once started: its Trainer settings and,
+        when it starts from the config, its model (a method's backbone, ``method_args``).
+        Nothing is written and no random draw of the run is consumed (run by the runner before
+        the experiment folder exists, so a refused configuration leaves nothing in ``runs/``)."""
+        from lightning.fabric.utilities.exceptions import MisconfigurationException
+        from lightning.pytorch.utilities.seed import isolate_rng
+
+        try:
+            L.Trainer(**self._fit_settings(), logger=False, enable_checkpointing=False)
+        except (MisconfigurationException, ValueError, TypeError) as error:
+            raise ConfigError(
+                f"Lightning refuses the trainer settings: {error} (change that --trainer.<option>;"
+                " `aigenbench fit --help full` lists them)"
+            ) from None
+        if self.window == 0 and not self.dir.final_checkpoint(0).is_file():
+            from aigenbench.training.schedules import build_optimizer
+
+            with isolate_rng():  # built and dropped: window 0 builds it again, seeded
+                module = self.module(None)
+                build_optimizer(module.config.optimizer_settings, module.parameter_groups())
+
     def fit_trainer(self) -> L.Trainer:
         from lightning.pytorch.callbacks import ModelCheckpoint
 
-        trainer = self.config.trainer
         experiment = self.config.experiment
         every: dict[str, Any] = (
             {"every_n_train_steps": experiment.checkpoint_every_n_steps}
@@ -380,17 +418,7 @@ class WindowJob:
         )
         run_state = RunStateCheckpoint()
         fit_trainer = L.Trainer(
-            **self._trainer_options(),
-            max_epochs=trainer.max_epochs,
-            max_steps=trainer.max_steps,
-            accumulate_grad_batches=trainer.accumulate_grad_batches,
-            gradient_clip_val=trainer.gradient_clip_val,
-            gradient_clip_algorithm=trainer.gradient_clip_algorithm,
-            log_every_n_steps=trainer.log_every_n_steps,
-            limit_train_batches=trainer.limit_train_batches,
-            limit_val_batches=0,
-            num_sanity_val_steps=0,
-            **trainer_passthrough(self.config, "fit"),
+            **self._fit_settings(),
             default_root_dir=self.dir.checkpoint_dir(self.window),
             logger=self._loggers() or False,
             plugins=[AtomicCheckpointIO(), *cluster_plugins(self.runner.flag)],
