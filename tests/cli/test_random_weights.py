@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from aigenbench.config import default_experiment_id, parse_config
+from aigenbench.commands._config import parse_config
+from aigenbench.config import default_experiment_id
 from tests.training.conftest import fit_args, write_config
 
 
