@@ -95,3 +95,26 @@ def test_a_header_with_other_column_names_is_not_read_as_a_generator(run_cli, tm
     assert result.exit_code == 2
     assert f"{path}:1: 'generator,date' looks like a header" in result.err
     assert "generator,release_date" in result.err
+
+
+def test_a_protocol_config_sets_the_windows_and_the_command_line_overrides_it(run_cli, tmp_path):
+    """``windows --config protocol/...`` shows that protocol's windows (it refused the config's
+    first key before); ``--per_window`` after it still wins, as every command line does."""
+    shipped = run_cli("windows", "--config", "protocol/sliding_windows", "--json")
+    assert shipped.exit_code == 0, shipped.out
+    assert [len(w) for w in json.loads(shipped.out)["windows"]] == [len(w) for w in V1_WINDOWS]
+
+    mine = tmp_path / "six.yaml"
+    mine.write_text("protocol:\n  generators_per_window: 6\n  benchmark_type: cumulative\n")
+    six = run_cli("windows", "--config", mine, "--json")
+    assert six.exit_code == 0, six.out
+    assert len(json.loads(six.out)["windows"]) == 6  # 36 generators, 6 per window
+    overridden = run_cli("windows", "--config", mine, "--per_window", "12", "--json")
+    assert len(json.loads(overridden.out)["windows"]) == 3
+
+
+def test_a_fit_config_without_a_protocol_is_named_with_the_fix(run_cli):
+    result = run_cli("windows", "--config", "models/clip_rn50_probe_crop")
+    assert result.exit_code == 2
+    message = result.out + result.err
+    assert "sets no protocol" in message and "--config protocol/sliding_windows" in message
