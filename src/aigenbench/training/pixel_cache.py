@@ -31,7 +31,7 @@ random numbers: results are bit-identical with and without the cache. Turn it on
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -627,12 +627,13 @@ class PixelEvaluationSet(Dataset):
         }
 
 
-class PixelTrainingSet(Dataset):
-    """Training batches read from a pixel store, equal to ``dataset``'s collated samples; keys
-    are the ``(index, epoch)`` pairs of the window's sampler. A sample the store lacks (an
-    unreadable image's replacement) is computed from its image."""
+class _StoredTrainingSet(Dataset):
+    """Training batches equal to ``dataset``'s collated samples, read from ``store`` (one item
+    per (image, copy)); keys are the ``(index, epoch)`` pairs of the window's sampler. A sample
+    the store lacks (or an unreadable image's replacement) is computed from its image. A
+    subclass reads the stored items and turns one into the sample's pixels."""
 
-    def __init__(self, store: PixelStore, dataset: Any) -> None:
+    def __init__(self, store: Any, dataset: Any) -> None:
         self.store, self.dataset = store, dataset
         factor = dataset.augmentation_factor
         self.items = store.items(
@@ -645,73 +646,30 @@ class PixelTrainingSet(Dataset):
     def __getitem__(self, key: Any) -> dict[str, torch.Tensor]:
         return self.__getitems__([key])
 
-    def __getitems__(self, keys: Sequence[Any]) -> dict[str, torch.Tensor]:
-        pairs = [key if isinstance(key, tuple) else (key, 0) for key in keys]
-        indices = as_int64([index for index, _ in pairs])
-        items = self.items[indices]
-        stored = self.store.filled(items)
-        rows = self.store.read_rows(items[stored])[0] if stored.any() else None
-        samples: list[dict[str, Any]] = []
-        row = 0
-        factor = self.dataset.augmentation_factor
-        for (index, epoch), here in zip(pairs, stored.tolist(), strict=True):
-            if not here:
-                samples.append(self.dataset.sample(int(index), int(epoch)))
-                continue
-            assert rows is not None
-            position, copy = divmod(int(index), factor)
-            samples.append(
-                {
-                    "image": torch.from_numpy(rows[row]),
-                    "label": int(self.dataset.labels[position]),
-                    "generator_id": int(self.dataset.generator_ids[position]),
-                    "id": int(self.dataset.ids[position]),
-                    "copy": copy,
-                }
-            )
-            row += 1
-        return collate_training(samples)
+    def _read(self, items: np.ndarray) -> Iterator[Any]:
+        raise NotImplementedError
 
-
-class PixelTrainingParts(Dataset):
-    """Training batches equal to ``dataset``'s collated samples, made from the stored
-    deterministic part of each (image, copy) by the pipeline's stochastic part (redrawn per
-    window and epoch, as from images); keys are the ``(index, epoch)`` pairs of the window's
-    sampler. A sample the store lacks, or whose image was unreadable (the dataset's replacement),
-    is made from images."""
-
-    def __init__(self, store: DeterministicPartStore, dataset: Any) -> None:
-        self.store, self.dataset = store, dataset
-        factor = dataset.augmentation_factor
-        self.items = store.items(
-            np.repeat(dataset.ids, factor), np.tile(np.arange(factor), len(dataset.ids))
-        )
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, key: Any) -> dict[str, torch.Tensor]:
-        return self.__getitems__([key])
+    def _image(self, stored: Any, row_id: int, copy: int, epoch: int) -> torch.Tensor:
+        raise NotImplementedError
 
     def __getitems__(self, keys: Sequence[Any]) -> dict[str, torch.Tensor]:
         pairs = [key if isinstance(key, tuple) else (key, 0) for key in keys]
         items = self.items[as_int64([index for index, _ in pairs])]
         stored = self.store.filled(items)
-        parts = iter(self.store.read_items(items[stored])[0] if stored.any() else [])
+        found = self._read(items[stored]) if stored.any() else iter(())
         data = self.dataset
         factor = data.augmentation_factor
         samples: list[dict[str, Any]] = []
         for (index, epoch), here in zip(pairs, stored.tolist(), strict=True):
-            part = next(parts) if here else None
-            if part is None:
+            entry = next(found) if here else None
+            if entry is None:
                 samples.append(data.sample(int(index), int(epoch)))
                 continue
             position, copy = divmod(int(index), factor)
             row_id = int(data.ids[position])
-            image = data.pipeline.stochastic_part(part, row_id, copy, data.window, int(epoch))
             samples.append(
                 {
-                    "image": ops.to_tensor(image),
+                    "image": self._image(entry, row_id, copy, int(epoch)),
                     "label": int(data.labels[position]),
                     "generator_id": int(data.generator_ids[position]),
                     "id": row_id,
@@ -719,6 +677,31 @@ class PixelTrainingParts(Dataset):
                 }
             )
         return collate_training(samples)
+
+
+class PixelTrainingSet(_StoredTrainingSet):
+    """Whole training samples (fixed augmentation: at the input size) read from a pixel store."""
+
+    def _read(self, items: np.ndarray) -> Iterator[Any]:
+        return iter(self.store.read_rows(items)[0])
+
+    def _image(self, stored: Any, row_id: int, copy: int, epoch: int) -> torch.Tensor:
+        return torch.from_numpy(stored)
+
+
+class PixelTrainingParts(_StoredTrainingSet):
+    """The stored deterministic part of each (image, copy), made into the sample by the
+    pipeline's stochastic part (redrawn per window and epoch, as from images). A part stored as
+    None (its image was unreadable) is the dataset's replacement, made from images."""
+
+    def _read(self, items: np.ndarray) -> Iterator[Any]:
+        return iter(self.store.read_items(items)[0])
+
+    def _image(self, stored: Any, row_id: int, copy: int, epoch: int) -> torch.Tensor:
+        data = self.dataset
+        return ops.to_tensor(
+            data.pipeline.stochastic_part(stored, row_id, copy, data.window, epoch)
+        )
 
 
 class PixelDataModule(CachedWindowData):
