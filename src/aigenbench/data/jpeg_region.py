@@ -29,9 +29,10 @@ import ctypes.util
 import os
 import threading
 from functools import cache
-from pathlib import Path
 
 import numpy as np
+
+from aigenbench.data.native import checked_region, library_candidates
 
 _TJINIT_COMPRESS, _TJINIT_DECOMPRESS = 0, 1
 _TJPARAM_QUALITY = 3
@@ -59,18 +60,7 @@ class _Region(ctypes.Structure):
 
 
 def _candidates() -> list[str]:
-    paths: list[str] = []
-    try:
-        import turbojpeg  # the wheel that ships the library
-
-        libs = Path(turbojpeg.__file__).parent / "turbojpeg.libs"
-        paths += sorted(str(path) for path in libs.glob("libturbojpeg*"))
-    except ImportError:
-        pass
-    system = ctypes.util.find_library("turbojpeg")
-    if system:
-        paths.append(system)
-    return paths
+    return library_candidates("turbojpeg", ("turbojpeg.libs/libturbojpeg*",), "turbojpeg")
 
 
 @cache
@@ -150,9 +140,10 @@ def decode(data: bytes, region: tuple[int, int, int, int] | None = None) -> np.n
         return None
     width = lib.tj3Get(handle, _TJPARAM_JPEGWIDTH)
     height = lib.tj3Get(handle, _TJPARAM_JPEGHEIGHT)
-    top, left, crop_h, crop_w = (0, 0, height, width) if region is None else region
-    if top < 0 or left < 0 or top + crop_h > height or left + crop_w > width:
+    box = checked_region(region, height, width)
+    if box is None:
         return None
+    top, left, crop_h, crop_w = box
     # The decoded area: the region plus two iMCUs of margin, its left edge on an iMCU boundary
     # (libjpeg-turbo's requirement). Without the left and right margins the region's edge columns
     # differ from the full decode (the tests show it); the top and bottom ones cost two iMCU rows

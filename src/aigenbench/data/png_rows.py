@@ -23,6 +23,8 @@ import zlib
 
 import numpy as np
 
+from aigenbench.data.native import checked_region
+
 try:
     import pyspng as _spng
 except ImportError:  # optional speed-up: OpenCV decodes PNGs without it
@@ -48,11 +50,10 @@ def decode(data: bytes, region: tuple[int, int, int, int] | None = None) -> np.n
     width, height, depth, color_type = struct.unpack(">IIBB", data[16:26])
     if depth != 8 or color_type not in _COLOR_TYPES or data[28] != 0:  # data[28]: interlace
         return None
-    top, left, crop_h, crop_w = (0, 0, height, width) if region is None else region
-    if top < 0 or left < 0 or crop_h < 1 or crop_w < 1:
+    box = checked_region(region, height, width)
+    if box is None:
         return None
-    if top + crop_h > height or left + crop_w > width:
-        return None
+    top, left, crop_h, crop_w = box
     rows = top + crop_h
     if rows < height:
         header = data[12:20] + struct.pack(">I", rows) + data[24:29]

@@ -25,9 +25,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 from functools import cache
-from pathlib import Path
 
 import numpy as np
+
+from aigenbench.data.native import checked_region, library_candidates
 
 _ABI_VERSION = 0x0210
 """WEBP_DECODER_ABI_VERSION of libwebp 1.x (only its major byte must match)."""
@@ -113,19 +114,8 @@ class _Config(ctypes.Structure):
 
 
 def _candidates() -> list[str]:
-    paths: list[str] = []
-    try:
-        import PIL  # the wheel that ships the library
-
-        package = Path(PIL.__file__).parent
-        paths += sorted(str(path) for path in (package.parent / "pillow.libs").glob("libwebp-*"))
-        paths += sorted(str(path) for path in (package / ".dylibs").glob("libwebp.*"))  # macOS
-    except ImportError:
-        pass
-    system = ctypes.util.find_library("webp")
-    if system:
-        paths.append(system)
-    return paths
+    # Pillow's wheel ships libwebp beside the package (Linux) or inside it (macOS).
+    return library_candidates("PIL", ("../pillow.libs/libwebp-*", ".dylibs/libwebp.*"), "webp")
 
 
 @cache
@@ -170,11 +160,10 @@ def decode(data: bytes, region: tuple[int, int, int, int] | None = None) -> np.n
     width, height = config.input.width, config.input.height
     if config.input.has_animation or width < 1 or height < 1:
         return None
-    top, left, crop_h, crop_w = (0, 0, height, width) if region is None else region
-    if top < 0 or left < 0 or crop_h < 1 or crop_w < 1:
+    box = checked_region(region, height, width)
+    if box is None:
         return None
-    if top + crop_h > height or left + crop_w > width:
-        return None
+    top, left, crop_h, crop_w = box
     # The decoded area: the region and a macroblock of margin, its left and top even (libwebp
     # rounds them down to even itself; we do it here so that the cut below knows the offsets).
     x0 = max(0, left - _MARGIN) & ~1
