@@ -70,15 +70,18 @@ def fit_args(config: Path, dataset: Path, runs: Path, experiment: str, *extra: s
     ]
 
 
-def run_aigenbench(args: list[str], **kwargs) -> subprocess.CompletedProcess:
-    """The console command in a subprocess (what a user runs), output captured."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def run_aigenbench(
+    args: list[str], env: dict[str, str] | None = None, **kwargs
+) -> subprocess.CompletedProcess:
+    """The console command in a subprocess (what a user runs), output captured; ``env``: more
+    environment variables (e.g. a test hook's), ``kwargs`` go to subprocess.run (cwd, timeout)."""
+    kwargs.setdefault("timeout", 600)
     return subprocess.run(
         [sys.executable, "-m", "aigenbench.cli", *args],
         capture_output=True,
         text=True,
         check=False,
-        env=env,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         **kwargs,
     )
 

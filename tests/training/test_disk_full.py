@@ -9,11 +9,9 @@ nothing can be mounted.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +27,7 @@ from aigenbench.files import (
     write_json_atomic,
 )
 from aigenbench.training.checkpoint_io import save_checkpoint_atomic
-from tests.training.conftest import assert_same_predictions, fit_args
+from tests.training.conftest import assert_same_predictions, fit_args, run_aigenbench
 
 FREE_TEXT = r"no space left on the disk of {folder} while writing {name}: [0-9.]+ (B|KiB|MiB) free"
 
@@ -129,14 +127,7 @@ def test_fit_on_a_full_disk_stops_with_a_sentence_and_resumes_once_space_is_free
     # and, in window 1, for final.ckpt of window 0 and one rolling checkpoint, not two.
     small_disk.resize(int(ROLLING_FACTOR * checkpoint / 1024))
     args = fit_args(config, tiny_benchmark, runs, "full")
-    stopped = subprocess.run(
-        [sys.executable, "-m", "aigenbench.cli", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        timeout=600,
-    )
+    stopped = run_aigenbench(args)
     assert stopped.returncode == DiskFull.exit_code, stopped.stdout + stopped.stderr
     assert "Traceback" not in stopped.stderr, stopped.stderr
     error = stopped.stderr.strip().splitlines()[-1]

@@ -5,8 +5,6 @@ batches equal to the images' own."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +16,7 @@ from aigenbench.training.pixel_cache import (
     PixelCache,
 )
 
-from .conftest import assert_same_predictions, fit_args
+from .conftest import assert_same_predictions, fit_args, run_aigenbench
 from .test_pixel_cache import DecodeCounter, _assert_equal, _batches, _datamodule, _raw, _served
 
 FACTOR = {"augmentation_factor": 3}
@@ -117,20 +115,10 @@ def _trainer():
 
 def _console(args: list[str], cwd, signal_at: int | None = None):
     env = {
-        **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPOSITORY), os.environ.get("PYTHONPATH", "")]),
-        "PYTHONUNBUFFERED": "1",
         "AIGENBENCH_TEST_SIGNAL_AT_SAMPLE": "" if signal_at is None else str(signal_at),
     }
-    return subprocess.run(
-        [sys.executable, "-m", "aigenbench.cli", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        cwd=cwd,
-        timeout=600,
-    )
+    return run_aigenbench(args, env=env, cwd=cwd)
 
 
 def test_a_signal_while_filling_stops_at_the_next_batch_and_the_rerun_finishes(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,12 @@ from aigenbench.training.preemption import (
     requeue,
     slurm_job_id,
 )
-from tests.training.conftest import assert_same_predictions, fit_args, write_config
+from tests.training.conftest import (
+    assert_same_predictions,
+    fit_args,
+    run_aigenbench,
+    write_config,
+)
 from tests.training.test_resume_exact import signal_at
 
 pytestmark = pytest.mark.slow
@@ -63,21 +67,11 @@ def run_preempted(
     args: list[str], phase: str, slurm: dict[str, str]
 ) -> subprocess.CompletedProcess:
     env = {
-        **os.environ,
         **slurm,
         "AIGENBENCH_TEST_PREEMPT_AT": phase,
         "PYTHONPATH": os.pathsep.join([str(REPOSITORY), os.environ.get("PYTHONPATH", "")]),
-        "PYTHONUNBUFFERED": "1",
     }
-    return subprocess.run(
-        [sys.executable, "-m", "aigenbench.cli", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        cwd=REPOSITORY,
-        timeout=600,
-    )
+    return run_aigenbench(args, env=env, cwd=REPOSITORY)
 
 
 @pytest.fixture(scope="module")
