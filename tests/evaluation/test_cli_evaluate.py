@@ -164,6 +164,24 @@ def test_a_single_window_directory_can_be_evaluated(run_cli, our_run):
     assert [w["window"] for w in data["per_window"]] == [1]
 
 
+def _keep_images(arrays, keep) -> None:
+    """Keep the images of a predictions file's ``arrays`` where ``keep`` (one flag per image),
+    with their crops."""
+    crops = np.isin(arrays["crop_identifiers"], arrays["identifier"][keep])
+    for key in [k for k in arrays if k.startswith("crop_")]:
+        arrays[key] = arrays[key][crops]
+    for key in (
+        "fused_scores",
+        "fused_labels",
+        "fused_generator_ids",
+        "fused_identifiers",
+        "fused_losses",
+        "identifier",
+        "pairing",
+    ):
+        arrays[key] = arrays[key][keep]
+
+
 def _rewrite_window(run_dir, step, windows=SMALL_WINDOWS, edit=None):
     """Window ``step``'s predictions file written again with ``edit(arrays)`` applied."""
     from aigenbench.evaluation.predictions import (
@@ -188,20 +206,9 @@ def test_a_window_scored_on_other_images_is_refused_with_and_without_intervals(
 
     def drop_one_fake_and_its_real(arrays):
         # Another evaluation set: two images fewer (the last fake and the real paired with it).
-        keep_ids = arrays["identifier"][:-2]
-        crops = np.isin(arrays["crop_identifiers"], keep_ids)
-        for key in [k for k in arrays if k.startswith("crop_")]:
-            arrays[key] = arrays[key][crops]
-        for key in (
-            "fused_scores",
-            "fused_labels",
-            "fused_generator_ids",
-            "fused_identifiers",
-            "fused_losses",
-            "identifier",
-            "pairing",
-        ):
-            arrays[key] = arrays[key][:-2]
+        keep = np.ones(len(arrays["identifier"]), dtype=bool)
+        keep[-2:] = False
+        _keep_images(arrays, keep)
 
     _rewrite_window(run_dir, 1, edit=drop_one_fake_and_its_real)
     result = run_cli("evaluate", run_dir, *intervals)
@@ -246,20 +253,7 @@ def test_a_window_without_fakes_or_reals_is_refused_not_averaged_away(run_cli, t
             gone = np.isin(generators, window_2)
         else:
             gone = (generators == 0) & np.isin(pairing, window_2)
-        gone_ids = arrays["identifier"][gone]
-        crops = ~np.isin(arrays["crop_identifiers"], gone_ids)
-        for key in [k for k in arrays if k.startswith("crop_")]:
-            arrays[key] = arrays[key][crops]
-        for key in (
-            "fused_scores",
-            "fused_labels",
-            "fused_generator_ids",
-            "fused_identifiers",
-            "fused_losses",
-            "identifier",
-            "pairing",
-        ):
-            arrays[key] = arrays[key][~gone]
+        _keep_images(arrays, ~gone)
 
     for step in range(3):
         _rewrite_window(run_dir, step, edit=drop)
